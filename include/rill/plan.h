@@ -1,0 +1,51 @@
+/* rill/plan.h — running a compiled graph on micro-batches.
+ *
+ * A plan is compiled once and run for many batches. Each push runs every
+ * operator downstream of the source on the batch, in graph order; an
+ * operator's output records reach its sinks as soon as that operator has
+ * finished its part of the batch. A plan is used by one thread at a time.
+ */
+#ifndef RILL_PLAN_H
+#define RILL_PLAN_H
+
+#include "rill/graph.h"
+
+/* Run one micro-batch of rows for the source named source. The batch's schema
+ * must equal the source's. The batch is only read; the caller keeps it.
+ * On RILL_ENOMEM or a state error the plan is unusable (free it and resume
+ * from the last commit). */
+int rill_plan_push(rill_plan *p, const char *source, const rill_batch *b);
+
+/* Move a source's watermark forward to wm without events (a heartbeat).
+ * A watermark never moves back; an older value is ignored. */
+int rill_plan_advance(rill_plan *p, const char *source, int64_t wm);
+
+/* Re-evaluate idle sources against the wall clock and fire what that allows.
+ * Call it now and then when no batches arrive (the run loop does). */
+int rill_plan_tick(rill_plan *p);
+
+/* End of input: every source's watermark goes to the end of time, so every
+ * open window fires, on-event records still waiting are emitted and global
+ * windows emit the keys that changed since their last emission. */
+int rill_plan_flush(rill_plan *p);
+
+/* Write everything a restart needs (operator state, watermarks, counters)
+ * to the plan's state backend in one atomic write batch. */
+int rill_plan_commit(rill_plan *p);
+
+void rill_plan_free(rill_plan *p); /* accepts NULL; does not commit */
+const char *rill_plan_errmsg(const rill_plan *p);
+
+typedef struct rill_op_stats {
+    uint64_t events_in;  /* rows the operator read */
+    uint64_t late;       /* rows sent to the late output */
+    uint64_t emitted;    /* records emitted (updates included) */
+    uint64_t keys;       /* keys holding state now */
+    int64_t watermark;   /* the operator's watermark (INT64_MIN before any) */
+} rill_op_stats;
+
+int rill_plan_op_stats(const rill_plan *p, const char *op, rill_op_stats *out);
+/* The watermark of a source (INT64_MIN before its first event). */
+int rill_plan_source_watermark(const rill_plan *p, const char *source, int64_t *out);
+
+#endif

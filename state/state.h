@@ -1,0 +1,91 @@
+/* state/state.h — the state interface (internal): what operators and the
+ * plan see of a state store, and what every backend implements.
+ *
+ * Keys live in namespaces (one per operator, plus the plan's own); inside a
+ * namespace they are ordered bytewise, so a range scan walks them in order.
+ * Reads see the last commit. Writes are collected in a rill_state_batch and
+ * applied atomically by rill__state_commit(): all of them or none.
+ *
+ * A backend is a struct whose first member is `rill_state base`, whose
+ * methods table says what it can do (see SQLite's sqlite3_io_methods). The
+ * core calls backends only through the rill__state_* wrappers in state.c,
+ * which is also where tests inject failures.
+ */
+#ifndef RILL_STATE_STATE_H
+#define RILL_STATE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "rill/state.h"
+
+#define RILL_STATE_METHODS_VERSION 1
+
+typedef struct rill_state_batch rill_state_batch;
+
+typedef enum rill_state_op {
+    RILL_STATE_PUT = 1,
+    RILL_STATE_DELETE = 2,
+    RILL_STATE_DELETE_RANGE = 3, /* [key, value) : value holds the end key */
+} rill_state_op;
+
+/* Visit one entry; return 0 to go on, anything else stops the scan and is
+ * returned by it. key/val are valid only during the call. */
+typedef int (*rill_state_visit_fn)(void *user, const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+
+typedef struct rill_state_methods {
+    int version; /* RILL_STATE_METHODS_VERSION */
+    const char *name;
+    /* Map a namespace name to a small id, creating it if new. */
+    int (*ns_open)(rill_state *s, const char *name, uint32_t *ns);
+    /* *val is malloc'd (caller frees); RILL_ENOT_FOUND when absent. */
+    int (*get)(rill_state *s, uint32_t ns, const void *key, size_t klen,
+               void **val, size_t *vlen);
+    /* Entries with from <= key < to in key order; to == NULL: to the end. */
+    int (*scan)(rill_state *s, uint32_t ns, const void *from, size_t flen,
+                const void *to, size_t tlen, rill_state_visit_fn fn, void *user);
+    /* Apply every operation of wb atomically, in order. On failure nothing
+     * of wb is applied. */
+    int (*commit)(rill_state *s, const rill_state_batch *wb);
+    void (*close)(rill_state *s);
+} rill_state_methods;
+
+struct rill_state {
+    const rill_state_methods *m;
+    char errmsg[512];
+    /* fault injection (tests): fail the commit when this reaches zero */
+    long fail_commit_countdown; /* < 0: off */
+};
+
+/* Wrappers the core calls (they fill s->errmsg on failure). */
+int rill__state_ns_open(rill_state *s, const char *name, uint32_t *ns);
+int rill__state_get(rill_state *s, uint32_t ns, const void *key, size_t klen,
+                    void **val, size_t *vlen);
+int rill__state_scan(rill_state *s, uint32_t ns, const void *from, size_t flen,
+                     const void *to, size_t tlen, rill_state_visit_fn fn, void *user);
+int rill__state_commit(rill_state *s, const rill_state_batch *wb);
+/* Tests: make the n-th commit from now fail with RILL_ESTATE (n >= 1; 0 = off). */
+void rill__state_fail_commit(rill_state *s, long n);
+/* Set s->errmsg printf-style; returns status for convenience. */
+int rill__state_error(rill_state *s, int status, const char *fmt, ...);
+
+/* ---- write batches (backend independent) ---- */
+
+rill_state_batch *rill__state_batch_new(void); /* NULL on allocation failure */
+void rill__state_batch_free(rill_state_batch *wb); /* accepts NULL */
+void rill__state_batch_clear(rill_state_batch *wb);
+/* Each copies its arguments; RILL_ENOMEM leaves the batch as it was. */
+int rill__state_batch_put(rill_state_batch *wb, uint32_t ns, const void *key, size_t klen,
+                          const void *val, size_t vlen);
+int rill__state_batch_delete(rill_state_batch *wb, uint32_t ns, const void *key, size_t klen);
+int rill__state_batch_delete_range(rill_state_batch *wb, uint32_t ns, const void *from,
+                                   size_t flen, const void *to, size_t tlen);
+size_t rill__state_batch_count(const rill_state_batch *wb);
+/* Visit the operations in the order they were added; a non-zero return of fn
+ * stops and is returned. For DELETE_RANGE, val/vlen hold the end key. */
+typedef int (*rill_state_batch_fn)(void *user, rill_state_op op, uint32_t ns,
+                                   const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+int rill__state_batch_each(const rill_state_batch *wb, rill_state_batch_fn fn, void *user);
+
+#endif
