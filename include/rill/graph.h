@@ -201,4 +201,17 @@ typedef struct rill_plan_opts {
  * says what kind of error and rill_graph_errmsg(g) names the culprit. */
 int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **out);
 
+/* ---- introspection (used by the engine to wire sources and outputs) ------ */
+
+/* The number of window operators declared in g, and the name of the i-th in
+ * declaration order (NULL when i is out of range; the string lives with g). */
+size_t rill_graph_op_count(const rill_graph *g);
+const char *rill_graph_op_name(const rill_graph *g, size_t i);
+
+/* The schema and options of the source named name. RILL_EUNKNOWN_NODE when g
+ * has no such source. *schema (may be NULL: not wanted) lives with g; *opts
+ * (may be NULL) is a copy. */
+int rill_graph_source_info(const rill_graph *g, const char *name,
+                           const rill_schema **schema, rill_source_opts *opts);
+
 #endif
