@@ -123,8 +123,11 @@ void rill__decoder_free(rill_decoder *d); /* accepts NULL */
  * or followed by trailing bytes. When the bytes end (truncated) or turn
  * unreadable inside an array, the events before are kept and the rest is
  * one dead letter. counts (may be NULL) is added to, never reset.
- * Returns RILL_OK, or RILL_ENOMEM when out cannot grow: then out holds the
- * events of this message decoded before that point and the rest is lost. */
+ * Returns RILL_OK, or RILL_ENOMEM (RILL_EFULL once its arena would pass
+ * 4 GiB) when out cannot grow: then out holds the events of this message
+ * decoded before that point, the rest is neither appended nor reported, and
+ * the caller should hand out on, clear it and decode the message again into
+ * an empty batch or drop it. */
 int rill__decoder_decode(rill_decoder *d, const void *msg, size_t len,
                          rill_batch *out, rill_dead_fn dead, void *user,
                          rill_decode_counts *counts);
