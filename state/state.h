@@ -68,6 +68,10 @@ int rill__state_commit(rill_state *s, const rill_state_batch *wb);
 void rill__state_fail_commit(rill_state *s, long n);
 /* Set s->errmsg printf-style; returns status for convenience. */
 int rill__state_error(rill_state *s, int status, const char *fmt, ...);
+/* Backends' open functions, on failure (no object to hold a message): set the
+ * calling thread's open-failure message, read by rill_state_errmsg(NULL);
+ * returns status. */
+int rill__state_open_error(int status, const char *fmt, ...);
 
 /* ---- write batches (backend independent) ---- */
 
