@@ -685,6 +685,7 @@ truncated_detail:
 
 int rill__decoder_decode(rill_decoder *d, const void *msg, size_t len, rill_batch *out,
                          rill_dead_fn dead, void *user, rill_decode_counts *counts) {
+    if (!msg) msg = ""; /* len is 0: no pointer arithmetic on NULL */
     msgctx m = { .d = d, .base = msg, .len = len, .dead = dead, .user = user,
                  .counts = counts };
     const uint8_t *base = msg;
