@@ -1,0 +1,1132 @@
+/* tests/test_state.c — one conformance suite for every state backend.
+ *
+ * The same table of tests runs against the memory backend and against the
+ * RocksDB backend (each test on a fresh store; RocksDB in a new temporary
+ * directory removed afterwards), so the two cannot drift apart. Expected
+ * results are written out by hand or computed by a brute-force model (an
+ * unsorted array searched linearly, sorted by a plain byte loop), never taken
+ * from a backend.
+ *
+ * A second table holds what only a durable backend has: reopening, open
+ * errors (a regular file, an unwritable place, a locked or damaged store)
+ * and a full disk (a 1 MiB tmpfs, when we may mount one).
+ *
+ * The random test prints its seed; RILL_SEED=<n> replays one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state/state.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+typedef struct bytes {
+    const char *p;
+    size_t n;
+} bytes;
+/* A literal with its exact length, embedded NULs included. */
+#define B(lit) ((bytes){ (lit), sizeof(lit) - 1 })
+
+#define CHECK(s, call)                                                                    \
+    do {                                                                                  \
+        int rc_ = (call);                                                                 \
+        if (rc_ != 0)                                                                     \
+            fail_msg("%s -> %s: %s", #call, rill_errname(rc_), rill_state_errmsg(s));     \
+    } while (0)
+
+typedef struct fixture {
+    int rocks;          /* 0: memory, 1: rocksdb */
+    char dir[256];      /* temporary directory (rocksdb) */
+    char db[300];       /* dir/db: the store */
+    char mnt[400];      /* a tmpfs mounted by the test, unmounted by teardown */
+    rill_state *s;
+} fixture;
+
+/* Remove path and everything below it (symlinks are removed, not followed). */
+static void rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                    continue;
+                size_t n = strlen(path) + strlen(e->d_name) + 2;
+                char *sub = malloc(n);
+                if (!sub)
+                    break;
+                snprintf(sub, n, "%s/%s", path, e->d_name);
+                rm_rf(sub);
+                free(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int open_store(fixture *f) {
+    return f->rocks ? rill_state_open_rocksdb(f->db, NULL, &f->s) : rill_state_open_memory(&f->s);
+}
+
+static int setup_memory(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    if (!f || open_store(f))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int setup_rocksdb(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->rocks = 1;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof f->dir, "%s/rill-state-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->db, sizeof f->db, "%s/db", f->dir);
+    if (open_store(f)) {
+        fprintf(stderr, "open %s: %s\n", f->db, rill_state_errmsg(NULL));
+        rm_rf(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    rill_state_close(f->s);
+    if (f->mnt[0])
+        umount2(f->mnt, MNT_DETACH);
+    if (f->dir[0]) {
+        chmod(f->dir, 0700);
+        rm_rf(f->dir);
+    }
+    free(f);
+    return 0;
+}
+
+/* Close and open the same store again (RocksDB only). */
+static void reopen(fixture *f) {
+    rill_state_close(f->s);
+    f->s = NULL;
+    int rc = open_store(f);
+    if (rc)
+        fail_msg("reopen %s: %s: %s", f->db, rill_errname(rc), rill_state_errmsg(NULL));
+}
+
+static uint32_t ns_open(rill_state *s, const char *name) {
+    uint32_t id = 0;
+    CHECK(s, rill__state_ns_open(s, name, &id));
+    assert_true(id != 0);
+    return id;
+}
+
+static void put1(rill_state *s, uint32_t ns, bytes k, bytes v) {
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_put(wb, ns, k.p, k.n, v.p, v.n));
+    CHECK(s, rill__state_commit(s, wb));
+    rill__state_batch_free(wb);
+}
+
+static void del1(rill_state *s, uint32_t ns, bytes k) {
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_delete(wb, ns, k.p, k.n));
+    CHECK(s, rill__state_commit(s, wb));
+    rill__state_batch_free(wb);
+}
+
+/* to.p == NULL: to the end of the namespace. */
+static void delrange1(rill_state *s, uint32_t ns, bytes from, bytes to) {
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_delete_range(wb, ns, from.p, from.n, to.p, to.n));
+    CHECK(s, rill__state_commit(s, wb));
+    rill__state_batch_free(wb);
+}
+
+/* Assert that key k of ns holds exactly v. */
+static void expect_val(rill_state *s, uint32_t ns, bytes k, bytes v) {
+    void *got = NULL;
+    size_t n = 0;
+    CHECK(s, rill__state_get(s, ns, k.p, k.n, &got, &n));
+    assert_non_null(got);
+    assert_int_equal(n, v.n);
+    if (n)
+        assert_memory_equal(got, v.p, n);
+    free(got);
+}
+
+static void expect_absent(rill_state *s, uint32_t ns, bytes k) {
+    void *got = (void *)1;
+    size_t n = 7;
+    assert_int_equal(rill__state_get(s, ns, k.p, k.n, &got, &n), RILL_ENOT_FOUND);
+    assert_null(got);
+    assert_int_equal(n, 0);
+}
+
+/* A scan's output, copied. */
+typedef struct kv {
+    unsigned char *k, *v;
+    size_t kn, vn;
+} kv;
+typedef struct kvlist {
+    kv *a;
+    size_t n, cap;
+    size_t stop_after; /* 0: never stop */
+} kvlist;
+
+static int collect(void *user, const void *key, size_t klen, const void *val, size_t vlen) {
+    kvlist *l = user;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->a = realloc(l->a, l->cap * sizeof *l->a);
+        assert_non_null(l->a);
+    }
+    kv *e = &l->a[l->n++];
+    e->k = malloc(klen + 1);
+    e->v = malloc(vlen + 1);
+    assert_true(e->k && e->v);
+    memcpy(e->k, key, klen);
+    memcpy(e->v, val, vlen);
+    e->kn = klen;
+    e->vn = vlen;
+    if (l->stop_after && l->n == l->stop_after)
+        return 7;
+    return 0;
+}
+
+static void kvlist_free(kvlist *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->a[i].k);
+        free(l->a[i].v);
+    }
+    free(l->a);
+    memset(l, 0, sizeof *l);
+}
+
+/* Scan [from, to) (a NULL p means unbounded) and assert the keys are exactly
+ * want[0..n), in that order. */
+static void expect_scan(rill_state *s, uint32_t ns, bytes from, bytes to, const bytes *want,
+                        size_t n) {
+    kvlist l = { 0 };
+    CHECK(s, rill__state_scan(s, ns, from.p, from.n, to.p, to.n, collect, &l));
+    if (l.n != n)
+        fail_msg("scan returned %zu keys, want %zu", l.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l.a[i].kn, want[i].n);
+        if (want[i].n)
+            assert_memory_equal(l.a[i].k, want[i].p, want[i].n);
+    }
+    kvlist_free(&l);
+}
+
+static const bytes NONE = { NULL, 0 };
+
+/* ---- conformance: basic operations ---------------------------------------- */
+
+static void test_get_put_delete(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "op");
+
+    expect_absent(s, ns, B("k"));
+    assert_string_equal(rill_state_errmsg(s), ""); /* not found is no failure */
+    put1(s, ns, B("k"), B("v1"));
+    expect_val(s, ns, B("k"), B("v1"));
+    put1(s, ns, B("k"), B("value two"));
+    expect_val(s, ns, B("k"), B("value two"));
+    del1(s, ns, B("k"));
+    expect_absent(s, ns, B("k"));
+    del1(s, ns, B("never there")); /* deleting nothing is fine */
+
+    /* the empty key and the empty value are ordinary */
+    put1(s, ns, B(""), B("empty key"));
+    put1(s, ns, B("e"), B(""));
+    expect_val(s, ns, B(""), B("empty key"));
+    expect_val(s, ns, B("e"), B(""));
+    del1(s, ns, B(""));
+    expect_absent(s, ns, B(""));
+    expect_val(s, ns, B("e"), B(""));
+
+    /* keys differing only after a NUL, and by a trailing NUL */
+    put1(s, ns, B("a\0b"), B("1"));
+    put1(s, ns, B("a\0c"), B("2"));
+    put1(s, ns, B("a"), B("3"));
+    put1(s, ns, B("a\0"), B("4"));
+    expect_val(s, ns, B("a\0b"), B("1"));
+    expect_val(s, ns, B("a\0c"), B("2"));
+    expect_val(s, ns, B("a"), B("3"));
+    expect_val(s, ns, B("a\0"), B("4"));
+}
+
+static void test_large_entries(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "large");
+    size_t kn = 3000, vn = (size_t)1 << 20;
+    char *k = malloc(kn), *v = malloc(vn);
+    assert_true(k && v);
+    for (size_t i = 0; i < kn; i++)
+        k[i] = (char)(i * 7 + 1);
+    for (size_t i = 0; i < vn; i++)
+        v[i] = (char)(i * 13 + (i >> 8));
+    put1(s, ns, (bytes){ k, kn }, (bytes){ v, vn });
+    expect_val(s, ns, (bytes){ k, kn }, (bytes){ v, vn });
+    /* the same key one byte shorter is another key */
+    expect_absent(s, ns, (bytes){ k, kn - 1 });
+    expect_scan(s, ns, (bytes){ k, kn - 1 }, NONE, &(bytes){ k, kn }, 1);
+    delrange1(s, ns, (bytes){ k, 1 }, (bytes){ k, kn + 0 });
+    expect_val(s, ns, (bytes){ k, kn }, (bytes){ v, vn }); /* end is exclusive */
+    delrange1(s, ns, (bytes){ k, 1 }, NONE);
+    expect_absent(s, ns, (bytes){ k, kn });
+    free(k);
+    free(v);
+}
+
+static void test_namespaces_isolated(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t a = ns_open(s, "alpha"), b = ns_open(s, "beta");
+    assert_true(a != b);
+    assert_int_equal(ns_open(s, "alpha"), a); /* same name, same id */
+    assert_int_equal(ns_open(s, "beta"), b);
+
+    put1(s, a, B("k"), B("in alpha"));
+    put1(s, b, B("k"), B("in beta"));
+    put1(s, a, B("only-a"), B("1"));
+    put1(s, b, B("\xff\xff"), B("last of beta"));
+    expect_val(s, a, B("k"), B("in alpha"));
+    expect_val(s, b, B("k"), B("in beta"));
+    expect_absent(s, b, B("only-a"));
+    /* scans do not cross into the next namespace, even unbounded */
+    const bytes wa[] = { B("k"), B("only-a") };
+    expect_scan(s, a, NONE, NONE, wa, 2);
+    const bytes wb[] = { B("k"), B("\xff\xff") };
+    expect_scan(s, b, NONE, NONE, wb, 2);
+
+    del1(s, a, B("k"));
+    expect_absent(s, a, B("k"));
+    expect_val(s, b, B("k"), B("in beta"));
+    /* deleting all of alpha leaves beta alone */
+    delrange1(s, a, B(""), NONE);
+    expect_scan(s, a, NONE, NONE, NULL, 0);
+    expect_scan(s, b, NONE, NONE, wb, 2);
+    delrange1(s, b, B(""), NONE);
+    expect_scan(s, b, NONE, NONE, NULL, 0);
+}
+
+static void test_bad_arguments(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "args"), id = 0;
+    void *v = NULL;
+    size_t n = 0;
+    kvlist l = { 0 };
+
+    assert_int_equal(rill__state_ns_open(s, "", &id), RILL_EINVAL);
+    assert_true(strlen(rill_state_errmsg(s)) > 0);
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_int_equal(rill__state_ns_open(s, longname, &id), RILL_EINVAL);
+    assert_int_equal(rill__state_ns_open(s, NULL, &id), RILL_EINVAL);
+    assert_int_equal(rill__state_get(s, 0, "k", 1, &v, &n), RILL_EINVAL);
+    assert_int_equal(rill__state_get(s, ns + 100, "k", 1, &v, &n), RILL_EINVAL);
+    assert_non_null(strstr(rill_state_errmsg(s), "namespace"));
+    assert_int_equal(rill__state_get(s, ns, NULL, 3, &v, &n), RILL_EINVAL);
+    assert_int_equal(rill__state_scan(s, ns + 100, NULL, 0, NULL, 0, collect, &l), RILL_EINVAL);
+    assert_int_equal(rill__state_scan(s, ns, NULL, 0, NULL, 0, NULL, &l), RILL_EINVAL);
+    assert_int_equal(rill__state_commit(s, NULL), RILL_EINVAL);
+    assert_int_equal(rill__state_get(NULL, ns, "k", 1, &v, &n), RILL_EINVAL);
+
+    /* a batch naming an unknown namespace is refused whole */
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_put(wb, ns, "ok", 2, "1", 1));
+    CHECK(s, rill__state_batch_put(wb, ns + 100, "bad", 3, "1", 1));
+    assert_int_equal(rill__state_commit(s, wb), RILL_EINVAL);
+    assert_non_null(strstr(rill_state_errmsg(s), "namespace"));
+    expect_absent(s, ns, B("ok"));
+    rill__state_batch_free(wb);
+
+    /* the batch itself refuses NULL bytes with a length */
+    wb = rill__state_batch_new();
+    assert_non_null(wb);
+    assert_int_equal(rill__state_batch_put(wb, ns, NULL, 2, "1", 1), RILL_EINVAL);
+    assert_int_equal(rill__state_batch_delete_range(wb, ns, "a", 1, NULL, 2), RILL_EINVAL);
+    assert_int_equal(rill__state_batch_count(wb), 0);
+    rill__state_batch_free(wb);
+    rill__state_batch_free(NULL);
+}
+
+/* ---- conformance: ordered scans ------------------------------------------- */
+
+static void test_scan_order_and_bounds(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "scan");
+    /* The bytewise order, written out by hand: a prefix sorts before its
+     * extensions, and bytes are unsigned (0xff after 'b'). */
+    const bytes sorted[] = {
+        B(""), B("\x00"), B("\x00\x00"), B("\x00\x01"), B("\x01"), B("a"), B("a\x00"),
+        B("ab"), B("abc"), B("abd"), B("b"), B("\x7f"), B("\x80"), B("\xff"), B("\xff\x00"),
+        B("\xff\xff"),
+    };
+    const size_t n = sizeof sorted / sizeof sorted[0];
+    /* insert in a scrambled order, one batch */
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (i * 7 + 3) % n; /* 7 is prime to 16: a permutation */
+        CHECK(s, rill__state_batch_put(wb, ns, sorted[j].p, sorted[j].n, "v", 1));
+    }
+    assert_int_equal(rill__state_batch_count(wb), n);
+    CHECK(s, rill__state_commit(s, wb));
+    rill__state_batch_free(wb);
+
+    expect_scan(s, ns, NONE, NONE, sorted, n);
+    expect_scan(s, ns, B(""), NONE, sorted, n);
+    /* [a, b): a and its extensions */
+    expect_scan(s, ns, B("a"), B("b"), &sorted[5], 5);
+    /* [ab, abc): only ab; [ab, abd]: ab, abc */
+    expect_scan(s, ns, B("ab"), B("abc"), &sorted[7], 1);
+    expect_scan(s, ns, B("ab"), B("abd"), &sorted[7], 2);
+    /* bounds that are not keys */
+    expect_scan(s, ns, B("aa"), B("abz"), &sorted[7], 3);
+    /* binary bounds */
+    expect_scan(s, ns, B("\x00"), B("\x01"), &sorted[1], 3);
+    expect_scan(s, ns, NONE, B("\x00"), &sorted[0], 1);
+    expect_scan(s, ns, B("\xff"), NONE, &sorted[13], 3);
+    expect_scan(s, ns, B("\xff\x00"), B("\xff\xff"), &sorted[14], 1);
+    expect_scan(s, ns, B("\x7f"), B("\xff"), &sorted[11], 2);
+    /* empty ranges: from == to, from > to, to = "" (nothing is below it),
+     * past the last key */
+    expect_scan(s, ns, B("ab"), B("ab"), NULL, 0);
+    expect_scan(s, ns, B("b"), B("a"), NULL, 0);
+    expect_scan(s, ns, NONE, B(""), NULL, 0);
+    expect_scan(s, ns, B("\xff\xff\x00"), NONE, NULL, 0);
+    /* an empty namespace */
+    expect_scan(s, ns_open(s, "scan-empty"), NONE, NONE, NULL, 0);
+
+    /* a visitor's non-zero return stops the scan and is passed through */
+    kvlist l = { .stop_after = 3 };
+    assert_int_equal(rill__state_scan(s, ns, NULL, 0, NULL, 0, collect, &l), 7);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.a[2].kn, sorted[2].n);
+    assert_memory_equal(l.a[2].k, sorted[2].p, sorted[2].n);
+    kvlist_free(&l);
+}
+
+static void test_delete_range(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "dr");
+    const bytes all[] = {
+        B(""), B("\x00"), B("\x00\x00"), B("a"), B("a\x00"), B("ab"), B("abc"), B("b"),
+        B("ba"), B("\xff"), B("\xff\xff"),
+    };
+    const size_t n = sizeof all / sizeof all[0];
+    for (size_t i = 0; i < n; i++)
+        put1(s, ns, all[i], B("x"));
+    expect_scan(s, ns, NONE, NONE, all, n);
+
+    /* empty and inverted ranges delete nothing */
+    delrange1(s, ns, B("ab"), B("ab"));
+    delrange1(s, ns, B("b"), B("a"));
+    delrange1(s, ns, B("a"), B(""));
+    expect_scan(s, ns, NONE, NONE, all, n);
+
+    /* [a, ab): "a" and "a\0", not "ab" */
+    delrange1(s, ns, B("a"), B("ab"));
+    {
+        const bytes w[] = { B(""), B("\x00"), B("\x00\x00"), B("ab"), B("abc"), B("b"),
+                            B("ba"), B("\xff"), B("\xff\xff") };
+        expect_scan(s, ns, NONE, NONE, w, 9);
+    }
+    /* ["", \x00\x00): "" and "\0" */
+    delrange1(s, ns, B(""), B("\x00\x00"));
+    {
+        const bytes w[] = { B("\x00\x00"), B("ab"), B("abc"), B("b"), B("ba"), B("\xff"),
+                            B("\xff\xff") };
+        expect_scan(s, ns, NONE, NONE, w, 7);
+    }
+    /* [\xff, end) */
+    delrange1(s, ns, B("\xff"), NONE);
+    {
+        const bytes w[] = { B("\x00\x00"), B("ab"), B("abc"), B("b"), B("ba") };
+        expect_scan(s, ns, NONE, NONE, w, 5);
+    }
+    /* a range over keys that are not there, between keys */
+    delrange1(s, ns, B("abd"), B("az"));
+    expect_val(s, ns, B("abc"), B("x"));
+    expect_val(s, ns, B("b"), B("x"));
+    /* deleted keys can be written again */
+    put1(s, ns, B("a"), B("again"));
+    expect_val(s, ns, B("a"), B("again"));
+    delrange1(s, ns, B(""), NONE);
+    expect_scan(s, ns, NONE, NONE, NULL, 0);
+}
+
+/* ---- conformance: batches ------------------------------------------------- */
+
+static void test_batch_in_order(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "order");
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+
+    /* put then delete: gone; delete then put: there; put twice: the last */
+    CHECK(s, rill__state_batch_put(wb, ns, "k1", 2, "v", 1));
+    CHECK(s, rill__state_batch_delete(wb, ns, "k1", 2));
+    CHECK(s, rill__state_batch_delete(wb, ns, "k2", 2));
+    CHECK(s, rill__state_batch_put(wb, ns, "k2", 2, "v2", 2));
+    CHECK(s, rill__state_batch_put(wb, ns, "k3", 2, "first", 5));
+    CHECK(s, rill__state_batch_put(wb, ns, "k3", 2, "second", 6));
+    /* a range delete sees the puts before it, not those after */
+    CHECK(s, rill__state_batch_put(wb, ns, "r1", 2, "x", 1));
+    CHECK(s, rill__state_batch_put(wb, ns, "r2", 2, "x", 1));
+    CHECK(s, rill__state_batch_delete_range(wb, ns, "r", 1, "s", 1));
+    CHECK(s, rill__state_batch_put(wb, ns, "r3", 2, "after", 5));
+    assert_int_equal(rill__state_batch_count(wb), 10);
+    CHECK(s, rill__state_commit(s, wb));
+
+    expect_absent(s, ns, B("k1"));
+    expect_val(s, ns, B("k2"), B("v2"));
+    expect_val(s, ns, B("k3"), B("second"));
+    expect_absent(s, ns, B("r1"));
+    expect_absent(s, ns, B("r2"));
+    expect_val(s, ns, B("r3"), B("after"));
+
+    /* a cleared batch is empty and reusable; an empty commit changes nothing */
+    rill__state_batch_clear(wb);
+    assert_int_equal(rill__state_batch_count(wb), 0);
+    CHECK(s, rill__state_commit(s, wb));
+    expect_val(s, ns, B("k2"), B("v2"));
+    CHECK(s, rill__state_batch_delete(wb, ns, "k2", 2));
+    CHECK(s, rill__state_commit(s, wb));
+    expect_absent(s, ns, B("k2"));
+    rill__state_batch_free(wb);
+}
+
+static void test_batch_atomic_injected_failure(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t a = ns_open(s, "atom-a"), b = ns_open(s, "atom-b");
+    put1(s, a, B("x"), B("1"));
+    put1(s, b, B("y"), B("2"));
+    put1(s, b, B("z"), B("3"));
+
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_put(wb, a, "x", 1, "changed", 7));
+    CHECK(s, rill__state_batch_put(wb, a, "new", 3, "n", 1));
+    CHECK(s, rill__state_batch_delete(wb, b, "y", 1));
+    CHECK(s, rill__state_batch_delete_range(wb, b, "", 0, NULL, 0));
+
+    rill__state_fail_commit(s, 1);
+    assert_int_equal(rill__state_commit(s, wb), RILL_ESTATE);
+    assert_non_null(strstr(rill_state_errmsg(s), "injected failure"));
+    /* nothing of the batch, all of the commits before it */
+    expect_val(s, a, B("x"), B("1"));
+    expect_absent(s, a, B("new"));
+    expect_val(s, b, B("y"), B("2"));
+    expect_val(s, b, B("z"), B("3"));
+
+    /* the failure is one-shot: the same batch goes through now */
+    CHECK(s, rill__state_commit(s, wb));
+    expect_val(s, a, B("x"), B("changed"));
+    expect_val(s, a, B("new"), B("n"));
+    expect_scan(s, b, NONE, NONE, NULL, 0);
+
+    /* n = 3: two commits pass, the third fails, the fourth passes */
+    rill__state_fail_commit(s, 3);
+    put1(s, a, B("c1"), B("1"));
+    put1(s, a, B("c2"), B("2"));
+    rill__state_batch_clear(wb);
+    CHECK(s, rill__state_batch_put(wb, a, "c3", 2, "3", 1));
+    assert_int_equal(rill__state_commit(s, wb), RILL_ESTATE);
+    expect_absent(s, a, B("c3"));
+    CHECK(s, rill__state_commit(s, wb));
+    expect_val(s, a, B("c3"), B("3"));
+
+    /* 0 turns a pending failure off */
+    rill__state_fail_commit(s, 1);
+    rill__state_fail_commit(s, 0);
+    CHECK(s, rill__state_commit(s, wb));
+    rill__state_batch_free(wb);
+}
+
+typedef struct commit_in_scan {
+    rill_state *s;
+    rill_state_batch *wb;
+    int rc;
+} commit_in_scan;
+
+static int try_commit(void *user, const void *key, size_t klen, const void *val, size_t vlen) {
+    commit_in_scan *c = user;
+    c->rc = rill__state_commit(c->s, c->wb);
+    return c->rc;
+}
+
+static void test_commit_inside_scan_refused(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "reentry");
+    put1(s, ns, B("a"), B("1"));
+    put1(s, ns, B("b"), B("2"));
+    commit_in_scan c = { .s = s, .wb = rill__state_batch_new() };
+    assert_non_null(c.wb);
+    CHECK(s, rill__state_batch_delete_range(c.wb, ns, "", 0, NULL, 0));
+    assert_int_equal(rill__state_scan(s, ns, NULL, 0, NULL, 0, try_commit, &c), RILL_EINVAL);
+    assert_int_equal(c.rc, RILL_EINVAL);
+    expect_val(s, ns, B("a"), B("1"));
+    expect_val(s, ns, B("b"), B("2"));
+    /* outside the scan the same commit is fine */
+    CHECK(s, rill__state_commit(s, c.wb));
+    expect_scan(s, ns, NONE, NONE, NULL, 0);
+    rill__state_batch_free(c.wb);
+}
+
+/* ---- conformance: random operations against a brute-force model ----------- */
+
+#define MODEL_MAX 1024
+#define NNS 3
+
+typedef struct mentry {
+    uint32_t ns;
+    unsigned char k[4], v[8];
+    size_t kn, vn;
+} mentry;
+
+typedef struct model {
+    mentry e[MODEL_MAX];
+    size_t n;
+} model;
+
+/* Bytewise order, the plain way: first differing byte, else the shorter. */
+static int lex_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+    for (size_t i = 0;; i++) {
+        if (i == an || i == bn)
+            return (an > i) - (bn > i);
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    }
+}
+
+static long model_find(const model *m, uint32_t ns, const unsigned char *k, size_t kn) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].ns == ns && m->e[i].kn == kn && (kn == 0 || !memcmp(m->e[i].k, k, kn)))
+            return (long)i;
+    return -1;
+}
+
+static void model_remove(model *m, size_t i) {
+    m->e[i] = m->e[--m->n];
+}
+
+typedef struct rop {
+    rill_state_op op;
+    uint32_t ns;
+    unsigned char k[4], v[8];
+    size_t kn, vn;
+    int unbounded;
+} rop;
+
+static void model_apply(model *m, const rop *o) {
+    long i = model_find(m, o->ns, o->k, o->kn);
+    switch (o->op) {
+    case RILL_STATE_PUT:
+        if (i < 0) {
+            assert_true(m->n < MODEL_MAX);
+            i = (long)m->n++;
+        }
+        m->e[i].ns = o->ns;
+        memcpy(m->e[i].k, o->k, o->kn);
+        m->e[i].kn = o->kn;
+        memcpy(m->e[i].v, o->v, o->vn);
+        m->e[i].vn = o->vn;
+        break;
+    case RILL_STATE_DELETE:
+        if (i >= 0)
+            model_remove(m, (size_t)i);
+        break;
+    case RILL_STATE_DELETE_RANGE:
+        for (size_t j = 0; j < m->n;) {
+            const mentry *e = &m->e[j];
+            if (e->ns == o->ns && lex_cmp(e->k, e->kn, o->k, o->kn) >= 0 &&
+                (o->unbounded || lex_cmp(e->k, e->kn, o->v, o->vn) < 0))
+                model_remove(m, j);
+            else
+                j++;
+        }
+        break;
+    }
+}
+
+/* The model's entries of ns in [from, to), sorted; *n receives the count. */
+static mentry *model_scan(const model *m, uint32_t ns, const unsigned char *from, size_t fn,
+                          const unsigned char *to, size_t tn, size_t *n) {
+    mentry *out = malloc(sizeof(mentry) * (m->n + 1));
+    assert_non_null(out);
+    size_t c = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const mentry *e = &m->e[i];
+        if (e->ns == ns && lex_cmp(e->k, e->kn, from, fn) >= 0 &&
+            (!to || lex_cmp(e->k, e->kn, to, tn) < 0))
+            out[c++] = *e;
+    }
+    for (size_t i = 1; i < c; i++) /* insertion sort */
+        for (size_t j = i; j > 0 && lex_cmp(out[j - 1].k, out[j - 1].kn, out[j].k, out[j].kn) > 0;
+             j--) {
+            mentry t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    *n = c;
+    return out;
+}
+
+static uint64_t rng_next(uint64_t *x) { /* splitmix64 */
+    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Keys of 0..3 bytes over a tiny alphabet: many prefixes of each other. */
+static void random_key(uint64_t *r, unsigned char *k, size_t *kn) {
+    static const unsigned char alpha[] = { 0x00, 0x01, 'a', 0x80, 0xff };
+    *kn = rng_next(r) % 4;
+    for (size_t i = 0; i < *kn; i++)
+        k[i] = alpha[rng_next(r) % sizeof alpha];
+}
+
+static void check_against_model(rill_state *s, const model *m, const uint32_t *ns,
+                                 uint64_t *r, uint64_t seed) {
+    for (int q = 0; q < 6; q++) {
+        uint32_t id = ns[rng_next(r) % NNS];
+        unsigned char from[4], to[4];
+        size_t fn = 0, tn = 0;
+        int has_from = q > 0 && rng_next(r) % 4 != 0, has_to = q > 0 && rng_next(r) % 3 != 0;
+        if (has_from)
+            random_key(r, from, &fn);
+        if (has_to)
+            random_key(r, to, &tn);
+        size_t wn;
+        mentry *want = model_scan(m, id, from, fn, has_to ? to : NULL, tn, &wn);
+        kvlist got = { 0 };
+        CHECK(s, rill__state_scan(s, id, has_from ? from : NULL, fn, has_to ? to : NULL, tn,
+                                  collect, &got));
+        if (got.n != wn)
+            fail_msg("seed %llu: scan of ns %u gave %zu entries, model %zu",
+                     (unsigned long long)seed, (unsigned)id, got.n, wn);
+        for (size_t i = 0; i < wn; i++) {
+            if (got.a[i].kn != want[i].kn || got.a[i].vn != want[i].vn ||
+                (want[i].kn && memcmp(got.a[i].k, want[i].k, want[i].kn)) ||
+                (want[i].vn && memcmp(got.a[i].v, want[i].v, want[i].vn)))
+                fail_msg("seed %llu: scan of ns %u differs from the model at entry %zu",
+                         (unsigned long long)seed, (unsigned)id, i);
+        }
+        kvlist_free(&got);
+        free(want);
+    }
+    for (int q = 0; q < 8; q++) {
+        uint32_t id = ns[rng_next(r) % NNS];
+        unsigned char k[4];
+        size_t kn;
+        random_key(r, k, &kn);
+        long i = model_find(m, id, k, kn);
+        void *v = NULL;
+        size_t vn = 0;
+        int rc = rill__state_get(s, id, k, kn, &v, &vn);
+        if (i < 0) {
+            if (rc != RILL_ENOT_FOUND)
+                fail_msg("seed %llu: get found a key the model does not have",
+                         (unsigned long long)seed);
+        } else {
+            if (rc != RILL_OK || vn != m->e[i].vn || (vn && memcmp(v, m->e[i].v, vn)))
+                fail_msg("seed %llu: get differs from the model (rc %d)",
+                         (unsigned long long)seed, rc);
+            free(v);
+        }
+    }
+}
+
+static void test_random_against_model(void **state) {
+    fixture *f = *state;
+    const char *env = getenv("RILL_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+    print_message("random state test (%s backend): seed %llu (replay: RILL_SEED=%llu)\n",
+                  f->rocks ? "rocksdb" : "memory", (unsigned long long)seed,
+                  (unsigned long long)seed);
+    uint64_t r = seed;
+    static const char *names[NNS] = { "r0", "r1", "r2" };
+    uint32_t ns[NNS];
+    for (int i = 0; i < NNS; i++)
+        ns[i] = ns_open(f->s, names[i]);
+    model *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    rop ops[24];
+
+    for (int round = 0; round < 400; round++) {
+        rill__state_batch_clear(wb);
+        size_t nops = 1 + rng_next(&r) % 24;
+        for (size_t i = 0; i < nops; i++) {
+            rop *o = &ops[i];
+            memset(o, 0, sizeof *o);
+            o->ns = ns[rng_next(&r) % NNS];
+            unsigned p = (unsigned)(rng_next(&r) % 100);
+            random_key(&r, o->k, &o->kn);
+            if (p < 60) {
+                o->op = RILL_STATE_PUT;
+                o->vn = rng_next(&r) % 9;
+                for (size_t j = 0; j < o->vn; j++)
+                    o->v[j] = (unsigned char)rng_next(&r);
+                CHECK(f->s, rill__state_batch_put(wb, o->ns, o->k, o->kn, o->v, o->vn));
+            } else if (p < 88) {
+                o->op = RILL_STATE_DELETE;
+                CHECK(f->s, rill__state_batch_delete(wb, o->ns, o->k, o->kn));
+            } else {
+                o->op = RILL_STATE_DELETE_RANGE;
+                o->unbounded = p >= 97;
+                if (!o->unbounded)
+                    random_key(&r, o->v, &o->vn); /* end key, maybe below the start */
+                CHECK(f->s, rill__state_batch_delete_range(wb, o->ns, o->k, o->kn,
+                                                           o->unbounded ? NULL : o->v, o->vn));
+            }
+        }
+        if (round % 10 == 9) {
+            /* a failed commit applies nothing */
+            rill__state_fail_commit(f->s, 1);
+            assert_int_equal(rill__state_commit(f->s, wb), RILL_ESTATE);
+        } else {
+            CHECK(f->s, rill__state_commit(f->s, wb));
+            for (size_t i = 0; i < nops; i++)
+                model_apply(m, &ops[i]);
+        }
+        check_against_model(f->s, m, ns, &r, seed);
+        if (f->rocks && round % 100 == 50) {
+            reopen(f);
+            for (int i = 0; i < NNS; i++)
+                assert_int_equal(ns_open(f->s, names[i]), ns[i]);
+            check_against_model(f->s, m, ns, &r, seed);
+        }
+    }
+    rill__state_batch_free(wb);
+    free(m);
+}
+
+/* ---- RocksDB only ---------------------------------------------------------- */
+
+static void test_reopen_persistence(void **state) {
+    fixture *f = *state;
+    uint32_t a = ns_open(f->s, "persist-a"), b = ns_open(f->s, "persist-b");
+    put1(f->s, a, B("k\x00\xff"), B("va"));
+    put1(f->s, b, B("k\x00\xff"), B("vb"));
+    put1(f->s, a, B("gone"), B("x"));
+    put1(f->s, a, B("r1"), B("x"));
+    put1(f->s, a, B("r2"), B("x"));
+    del1(f->s, a, B("gone"));
+    delrange1(f->s, a, B("r"), B("s"));
+    put1(f->s, b, B("empty"), B(""));
+
+    reopen(f);
+    uint32_t c = ns_open(f->s, "persist-c"); /* new after reopen: a fresh id */
+    assert_true(c != a && c != b);
+    assert_int_equal(ns_open(f->s, "persist-b"), b);
+    assert_int_equal(ns_open(f->s, "persist-a"), a);
+    expect_val(f->s, a, B("k\x00\xff"), B("va"));
+    expect_val(f->s, b, B("k\x00\xff"), B("vb"));
+    expect_val(f->s, b, B("empty"), B(""));
+    expect_absent(f->s, a, B("gone"));
+    const bytes wa[] = { B("k\x00\xff") };
+    expect_scan(f->s, a, NONE, NONE, wa, 1);
+    expect_scan(f->s, c, NONE, NONE, NULL, 0);
+    put1(f->s, c, B("c"), B("3"));
+
+    reopen(f);
+    assert_int_equal(ns_open(f->s, "persist-a"), a);
+    assert_int_equal(ns_open(f->s, "persist-b"), b);
+    assert_int_equal(ns_open(f->s, "persist-c"), c);
+    expect_val(f->s, c, B("c"), B("3"));
+}
+
+static void test_open_options(void **state) {
+    fixture *f = *state;
+    static const rill_compression cs[] = { RILL_COMPRESSION_NONE, RILL_COMPRESSION_LZ4,
+                                           RILL_COMPRESSION_ZSTD, RILL_COMPRESSION_SNAPPY };
+    rill_state_close(f->s);
+    f->s = NULL;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/opt%zu", f->dir, i);
+        rill_rocksdb_opts o = { .block_cache_bytes = 1 << 20, .write_buffer_bytes = 1 << 16,
+                                .compression = cs[i], .sync = true };
+        CHECK(NULL, rill_state_open_rocksdb(path, &o, &f->s));
+        uint32_t ns = ns_open(f->s, "o");
+        /* enough to flush a few 64 KiB memtables through the compressor */
+        rill_state_batch *wb = rill__state_batch_new();
+        assert_non_null(wb);
+        char k[16], v[64];
+        memset(v, 'v', sizeof v);
+        for (int j = 0; j < 4000; j++) {
+            int kn = snprintf(k, sizeof k, "key%06d", j);
+            CHECK(f->s, rill__state_batch_put(wb, ns, k, (size_t)kn, v, sizeof v));
+        }
+        CHECK(f->s, rill__state_commit(f->s, wb));
+        rill__state_batch_free(wb);
+        rill_state_close(f->s);
+        f->s = NULL;
+        o.must_exist = true;
+        CHECK(NULL, rill_state_open_rocksdb(path, &o, &f->s));
+        ns = ns_open(f->s, "o");
+        expect_val(f->s, ns, B("key003999"), (bytes){ v, sizeof v });
+        expect_val(f->s, ns, B("key000000"), (bytes){ v, sizeof v });
+        rill_state_close(f->s);
+        f->s = NULL;
+    }
+    rill_rocksdb_opts bad = { .compression = (rill_compression)99 };
+    rill_state *s = (rill_state *)1;
+    assert_int_equal(rill_state_open_rocksdb(f->db, &bad, &s), RILL_EINVAL);
+    assert_null(s);
+}
+
+static void test_open_regular_file(void **state) {
+    fixture *f = *state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/plain-file", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("not a database\n", fp);
+    fclose(fp);
+    rill_state *s = (rill_state *)1;
+    assert_int_equal(rill_state_open_rocksdb(path, NULL, &s), RILL_EIO);
+    assert_null(s);
+    const char *msg = rill_state_errmsg(NULL);
+    print_message("regular file: %s\n", msg);
+    assert_non_null(strstr(msg, path));
+    assert_non_null(strstr(msg, "not a directory"));
+
+    /* a path below a regular file: RocksDB's own refusal */
+    char below[450];
+    snprintf(below, sizeof below, "%s/db", path);
+    assert_int_equal(rill_state_open_rocksdb(below, NULL, &s), RILL_EIO);
+    assert_null(s);
+    print_message("below a file: %s\n", rill_state_errmsg(NULL));
+    assert_non_null(strstr(rill_state_errmsg(NULL), below));
+}
+
+static void test_open_unwritable(void **state) {
+    fixture *f = *state;
+    char ro[400], path[450];
+    snprintf(ro, sizeof ro, "%s/readonly", f->dir);
+    assert_int_equal(mkdir(ro, 0700), 0);
+    snprintf(path, sizeof path, "%s/db", ro);
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(ro, 0500), 0);
+    } else {
+        /* root writes through permissions: use a read-only mount instead */
+        if (mount("tmpfs", ro, "tmpfs", MS_RDONLY, "size=64k") != 0) {
+            print_message("skipped: running as root and cannot mount a read-only tmpfs (%s)\n",
+                          strerror(errno));
+            skip();
+        }
+        snprintf(f->mnt, sizeof f->mnt, "%s", ro);
+    }
+    rill_state *s = (rill_state *)1;
+    int rc = rill_state_open_rocksdb(path, NULL, &s);
+    print_message("unwritable: %s: %s\n", rill_errname(rc), rill_state_errmsg(NULL));
+    assert_int_equal(rc, RILL_EIO);
+    assert_null(s);
+    assert_non_null(strstr(rill_state_errmsg(NULL), path));
+    chmod(ro, 0700);
+}
+
+static void test_open_must_exist(void **state) {
+    fixture *f = *state;
+    rill_rocksdb_opts o = { .must_exist = true };
+    char path[400];
+    snprintf(path, sizeof path, "%s/missing", f->dir);
+    rill_state *s = (rill_state *)1;
+    assert_int_equal(rill_state_open_rocksdb(path, &o, &s), RILL_ESTATE);
+    assert_null(s);
+    assert_non_null(strstr(rill_state_errmsg(NULL), "does not exist"));
+    struct stat st;
+    assert_int_equal(stat(path, &st), -1); /* not created */
+    /* an empty directory holds no store either */
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(rill_state_open_rocksdb(path, &o, &s), RILL_ESTATE);
+    print_message("must_exist, empty dir: %s\n", rill_state_errmsg(NULL));
+    /* the existing store opens with must_exist */
+    rill_state_close(f->s);
+    f->s = NULL;
+    CHECK(NULL, rill_state_open_rocksdb(f->db, &o, &f->s));
+}
+
+static void test_open_locked(void **state) {
+    fixture *f = *state;
+    uint32_t ns = ns_open(f->s, "lock");
+    put1(f->s, ns, B("k"), B("v"));
+    rill_state *s2 = (rill_state *)1;
+    assert_int_equal(rill_state_open_rocksdb(f->db, NULL, &s2), RILL_EIO);
+    assert_null(s2);
+    print_message("locked: %s\n", rill_state_errmsg(NULL));
+    assert_non_null(strstr(rill_state_errmsg(NULL), "lock"));
+    /* the first store is unharmed */
+    expect_val(f->s, ns, B("k"), B("v"));
+    put1(f->s, ns, B("k2"), B("v2"));
+}
+
+static void test_open_corrupt(void **state) {
+    fixture *f = *state;
+    uint32_t ns = ns_open(f->s, "c");
+    put1(f->s, ns, B("k"), B("v"));
+    rill_state_close(f->s);
+    f->s = NULL;
+    char path[400];
+    snprintf(path, sizeof path, "%s/CURRENT", f->db);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("garbage", fp); /* no newline, names no manifest */
+    fclose(fp);
+    rill_state *s = (rill_state *)1;
+    int rc = rill_state_open_rocksdb(f->db, NULL, &s);
+    print_message("corrupt: %s: %s\n", rill_errname(rc), rill_state_errmsg(NULL));
+    assert_int_equal(rc, RILL_ECORRUPT);
+    assert_null(s);
+    assert_non_null(strstr(rill_state_errmsg(NULL), "Corruption"));
+}
+
+/* Fill a 1 MiB tmpfs with commits: the commit that does not fit fails with
+ * RILL_EIO and applies nothing, reads still see every earlier commit, and a
+ * copy of the directory opens with exactly those commits. */
+static void test_full_disk(void **state) {
+    fixture *f = *state;
+    if (geteuid() != 0) {
+        print_message("skipped: a full-disk test needs root to mount a small tmpfs\n");
+        skip();
+    }
+    char mnt[400], path[450];
+    snprintf(mnt, sizeof mnt, "%s/small", f->dir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0) {
+        print_message("skipped: cannot mount a 1 MiB tmpfs (%s)\n", strerror(errno));
+        skip();
+    }
+    snprintf(f->mnt, sizeof f->mnt, "%s", mnt);
+    snprintf(path, sizeof path, "%s/db", mnt);
+    rill_state_close(f->s);
+    f->s = NULL;
+    CHECK(NULL, rill_state_open_rocksdb(path, NULL, &f->s));
+    uint32_t ns = ns_open(f->s, "full");
+
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    char v[1000];
+    int good = 0, rc = 0;
+    for (int round = 0; round < 200; round++) { /* 200 x 50 KB: far past 1 MiB */
+        rill__state_batch_clear(wb);
+        for (int j = 0; j < 50; j++) {
+            char k[16];
+            memset(v, 'a' + (round + j) % 26, sizeof v);
+            int kn = snprintf(k, sizeof k, "%04d-%02d", round, j);
+            CHECK(f->s, rill__state_batch_put(wb, ns, k, (size_t)kn, v, sizeof v));
+        }
+        rc = rill__state_commit(f->s, wb);
+        if (rc)
+            break;
+        good++;
+    }
+    rill__state_batch_free(wb);
+    print_message("full disk after %d commits: %s: %s\n", good, rill_errname(rc),
+                  rill_state_errmsg(f->s));
+    assert_int_equal(rc, RILL_EIO);
+    assert_true(good > 0);
+    assert_non_null(strstr(rill_state_errmsg(f->s), "commit"));
+
+    /* every good commit is readable, nothing of the failed one is */
+    for (int round = 0; round <= good; round++)
+        for (int j = 0; j < 50; j++) {
+            char k[16];
+            int kn = snprintf(k, sizeof k, "%04d-%02d", round, j);
+            if (round < good) {
+                memset(v, 'a' + (round + j) % 26, sizeof v);
+                expect_val(f->s, ns, (bytes){ k, (size_t)kn }, (bytes){ v, sizeof v });
+            } else {
+                expect_absent(f->s, ns, (bytes){ k, (size_t)kn });
+            }
+        }
+    size_t want = (size_t)good * 50;
+    kvlist l = { 0 };
+    CHECK(f->s, rill__state_scan(f->s, ns, NULL, 0, NULL, 0, collect, &l));
+    assert_int_equal(l.n, want);
+    kvlist_free(&l);
+    rill_state_close(f->s);
+    f->s = NULL;
+}
+
+/* ---- the tables ----------------------------------------------------------- */
+
+#define CONFORMANCE(X)                                                                    \
+    X(test_get_put_delete)                                                                \
+    X(test_large_entries)                                                                 \
+    X(test_namespaces_isolated)                                                           \
+    X(test_bad_arguments)                                                                 \
+    X(test_scan_order_and_bounds)                                                         \
+    X(test_delete_range)                                                                  \
+    X(test_batch_in_order)                                                                \
+    X(test_batch_atomic_injected_failure)                                                 \
+    X(test_commit_inside_scan_refused)                                                    \
+    X(test_random_against_model)
+
+#define ROCKSDB_ONLY(X)                                                                   \
+    X(test_reopen_persistence)                                                            \
+    X(test_open_options)                                                                  \
+    X(test_open_regular_file)                                                             \
+    X(test_open_unwritable)                                                               \
+    X(test_open_must_exist)                                                               \
+    X(test_open_locked)                                                                   \
+    X(test_open_corrupt)                                                                  \
+    X(test_full_disk)
+
+#define ON_MEMORY(fn) cmocka_unit_test_setup_teardown(fn, setup_memory, teardown),
+#define ON_ROCKSDB(fn) cmocka_unit_test_setup_teardown(fn, setup_rocksdb, teardown),
+
+int main(void) {
+    const struct CMUnitTest memory[] = { CONFORMANCE(ON_MEMORY) };
+    const struct CMUnitTest rocksdb[] = { CONFORMANCE(ON_ROCKSDB) ROCKSDB_ONLY(ON_ROCKSDB) };
+    int failed = cmocka_run_group_tests_name("state conformance: memory", memory, NULL, NULL);
+    failed += cmocka_run_group_tests_name("state conformance: rocksdb", rocksdb, NULL, NULL);
+    return failed ? 1 : 0;
+}
