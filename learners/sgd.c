@@ -33,7 +33,7 @@
  * u32 loss, schedule, flags, batch; f64 eta0, intercept_eta0, power,
  * adagrad_eps, l2, clip;
  * u64 seen, steps; u32 pending, u32 0; f64 b, Gb, acc_b; then dim f64 each of
- * w, G, mean, m2, acc; then u64 XXH64 of everything before it.
+ * w, G, mean, m2, acc; then u64 XXH64 (seed 0) of everything before it.
  *
  * Not here: sparse features, multi-class, feature hashing, thread safety (one
  * learner, one thread at a time).
@@ -53,7 +53,7 @@
 #define SGD_VERSION 1u
 #define SGD_HEADER 128 /* bytes before the arrays: see the format above */
 #define SGD_ARRAYS 5   /* w, G, mean, m2, acc */
-#define SGD_SEED 0x72696c6c5f736764ULL
+#define SGD_SEED 0 /* XXH64 seed */
 
 #define FLAG_INTERCEPT 1u
 #define FLAG_STANDARDIZE 2u
