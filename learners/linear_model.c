@@ -74,7 +74,9 @@ static int wrap(struct model *m, size_t dim, rill_linear_own own, const char *wh
     if (!strcmp(solver_name(solver), "unknown"))
         return set_err(errbuf, errlen, RILL_EMODEL, "%s: unknown liblinear solver_type %d",
                        what, solver);
-    if (m->nr_class < 2 || m->nr_feature < 0 || !m->w || !m->label)
+    /* regression models carry no labels */
+    if (m->nr_class < 2 || m->nr_feature < 0 || !m->w ||
+        (!m->label && !check_regression_model(m)))
         return set_err(errbuf, errlen, RILL_EMODEL,
                        "%s: not a usable liblinear model (nr_class %d, nr_feature %d)",
                        what, m->nr_class, m->nr_feature);
