@@ -66,6 +66,9 @@ int rill__state_scan(rill_state *s, uint32_t ns, const void *from, size_t flen,
 int rill__state_commit(rill_state *s, const rill_state_batch *wb);
 /* Tests: make the n-th commit from now fail with RILL_ESTATE (n >= 1; 0 = off). */
 void rill__state_fail_commit(rill_state *s, long n);
+/* Tests, memory backend only (a no-op on others): make its n-th allocation
+ * from now fail (n >= 1; 0 = off), to check that failures leave it intact. */
+void rill__state_memory_fail_alloc(rill_state *s, long n);
 /* Set s->errmsg printf-style; returns status for convenience. */
 int rill__state_error(rill_state *s, int status, const char *fmt, ...);
 /* Backends' open functions, on failure (no object to hold a message): set the

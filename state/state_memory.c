@@ -19,6 +19,9 @@
  * is simpler than a copy-on-write structure; its price is that a batch
  * holding many puts of one key allocates a node for each of them.
  *
+ * Tests can make the n-th allocation fail (rill__state_memory_fail_alloc)
+ * to check exactly that.
+ *
  * Not here: persistence, concurrent access (one thread at a time), and
  * committing from inside a scan callback (refused with RILL_EINVAL: the walk
  * would follow freed nodes).
@@ -52,7 +55,13 @@ typedef struct mem_state {
     size_t nns, cap;
     uint64_t rng;
     int scanning; /* scans in progress (a callback may start another) */
+    long fail_alloc; /* tests: the allocation at which this reaches 0 fails */
 } mem_state;
+
+/* Fault injection: true when this allocation is the one a test asked to fail. */
+static int alloc_fails(mem_state *m) {
+    return m->fail_alloc > 0 && --m->fail_alloc == 0;
+}
 
 static int cmp_key(const unsigned char *a, size_t alen, const void *b, size_t blen) {
     size_t n = alen < blen ? alen : blen;
@@ -83,7 +92,7 @@ static node *node_new(mem_state *m, const void *key, size_t klen, const void *va
     size_t links = (size_t)h * sizeof(node *);
     if (klen > SIZE_MAX / 4 || vlen > SIZE_MAX / 4)
         return NULL;
-    node *x = malloc(sizeof(node) + links + klen + vlen);
+    node *x = alloc_fails(m) ? NULL : malloc(sizeof(node) + links + klen + vlen);
     if (!x)
         return NULL;
     x->height = h;
@@ -180,19 +189,19 @@ static int mem_ns_open(rill_state *s, const char *name, uint32_t *id) {
         return rill__state_error(s, RILL_EFULL, "memory state: too many namespaces");
     if (m->nns == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
-        mem_ns **p = realloc(m->ns, cap * sizeof *p);
+        mem_ns **p = alloc_fails(m) ? NULL : realloc(m->ns, cap * sizeof *p);
         if (!p)
             goto fail_nomem;
         m->ns = p;
         m->cap = cap;
     }
-    mem_ns *t = calloc(1, sizeof *t);
+    mem_ns *t = alloc_fails(m) ? NULL : calloc(1, sizeof *t);
     if (!t)
         goto fail_nomem;
-    t->name = strdup(name);
+    t->name = alloc_fails(m) ? NULL : strdup(name);
     if (!t->name)
         goto fail_name;
-    t->head = calloc(1, sizeof(node) + MAX_LEVEL * sizeof(node *));
+    t->head = alloc_fails(m) ? NULL : calloc(1, sizeof(node) + MAX_LEVEL * sizeof(node *));
     if (!t->head)
         goto fail_head;
     t->head->height = MAX_LEVEL;
@@ -220,7 +229,8 @@ static int mem_get(rill_state *s, uint32_t id, const void *key, size_t klen, voi
     node *x = seek(t, key, klen, NULL);
     if (!x || cmp_key(x->key, x->klen, key, klen) != 0)
         return RILL_ENOT_FOUND;
-    void *p = malloc(x->vlen ? x->vlen : 1); /* non-NULL even for an empty value */
+    /* non-NULL even for an empty value */
+    void *p = alloc_fails(m) ? NULL : malloc(x->vlen ? x->vlen : 1);
     if (!p)
         return rill__state_error(s, RILL_ENOMEM, "memory state: get: out of memory (%zu bytes)",
                                  x->vlen);
@@ -356,6 +366,11 @@ static const rill_state_methods mem_methods = {
     .commit = mem_commit,
     .close = mem_close,
 };
+
+void rill__state_memory_fail_alloc(rill_state *s, long n) {
+    if (s && s->m == &mem_methods)
+        ((mem_state *)s)->fail_alloc = n >= 1 ? n : 0;
+}
 
 int rill_state_open_memory(rill_state **out) {
     if (!out)

@@ -26,7 +26,12 @@
  * (unwritable, locked, disk full) -> RILL_EIO, "Corruption" ->
  * RILL_ECORRUPT, anything else -> RILL_ESTATE. After a failed write (a full
  * disk, say) RocksDB stops accepting writes until the store is reopened, and
- * so do we; reads keep working and see the last good commit.
+ * so do we; reads keep working and see the last good commit. A reopen after
+ * such a failure finds every good commit; the failed one is normally gone
+ * (its torn log record is dropped), but if the log record was written whole
+ * before the failure (an fsync error), it comes back: a failed commit is
+ * "not applied now", not "never applied". The engine's sequence numbers make
+ * replaying it harmless.
  *
  * Not here: column families, snapshots across calls, checkpoints (a later
  * piece), merge operators.

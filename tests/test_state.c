@@ -7,7 +7,8 @@
  * unsorted array searched linearly, sorted by a plain byte loop), never taken
  * from a backend.
  *
- * A second table holds what only a durable backend has: reopening, open
+ * The memory backend also runs its allocation-failure test. A third table
+ * holds what only a durable backend has: reopening, open
  * errors (a regular file, an unwritable place, a locked or damaged store)
  * and a full disk (a 1 MiB tmpfs, when we may mount one).
  *
@@ -82,6 +83,31 @@ static void rm_rf(const char *path) {
     } else {
         unlink(path);
     }
+}
+
+/* Copy the regular files of directory from into a new directory to. */
+static void copy_dir(const char *from, const char *to) {
+    assert_int_equal(mkdir(to, 0700), 0);
+    DIR *d = opendir(from);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char src[1024], dst[1024];
+        snprintf(src, sizeof src, "%s/%s", from, e->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
+        struct stat st;
+        if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+        assert_true(in && out);
+        char buf[8192];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+            assert_int_equal(fwrite(buf, 1, n, out), n);
+        fclose(in);
+        assert_int_equal(fclose(out), 0);
+    }
+    closedir(d);
 }
 
 static int open_store(fixture *f) {
@@ -1094,6 +1120,109 @@ static void test_full_disk(void **state) {
     kvlist_free(&l);
     rill_state_close(f->s);
     f->s = NULL;
+
+    /* What is on the full disk is a store a restart can use: a copy of it
+     * (the tmpfs has no room to recover in place) opens with exactly the
+     * good commits; the torn tail of the failed one is dropped. */
+    char copy[450];
+    snprintf(copy, sizeof copy, "%s/copy", f->dir);
+    copy_dir(path, copy);
+    CHECK(NULL, rill_state_open_rocksdb(copy, NULL, &f->s));
+    assert_int_equal(ns_open(f->s, "full"), ns);
+    l = (kvlist){ 0 };
+    CHECK(f->s, rill__state_scan(f->s, ns, NULL, 0, NULL, 0, collect, &l));
+    assert_int_equal(l.n, want);
+    for (size_t i = 0; i < l.n; i++) {
+        char k[16];
+        int round = (int)(i / 50), j = (int)(i % 50);
+        int kn = snprintf(k, sizeof k, "%04d-%02d", round, j);
+        assert_int_equal(l.a[i].kn, (size_t)kn);
+        assert_memory_equal(l.a[i].k, k, (size_t)kn);
+        memset(v, 'a' + (round + j) % 26, sizeof v);
+        assert_int_equal(l.a[i].vn, sizeof v);
+        assert_memory_equal(l.a[i].v, v, sizeof v);
+    }
+    kvlist_free(&l);
+}
+
+/* ---- memory only ----------------------------------------------------------- */
+
+/* Assert that ns holds exactly keys[i] = vals[i], in this order. */
+static void expect_entries(rill_state *s, uint32_t ns, const bytes *keys, const bytes *vals,
+                           size_t n) {
+    kvlist l = { 0 };
+    CHECK(s, rill__state_scan(s, ns, NULL, 0, NULL, 0, collect, &l));
+    assert_int_equal(l.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l.a[i].kn, keys[i].n);
+        assert_memory_equal(l.a[i].k, keys[i].p, keys[i].n);
+        assert_int_equal(l.a[i].vn, vals[i].n);
+        assert_memory_equal(l.a[i].v, vals[i].p, vals[i].n);
+    }
+    kvlist_free(&l);
+}
+
+/* Fail the 1st, 2nd, ... allocation of a commit (and of get, ns_open): each
+ * failure reports RILL_ENOMEM and leaves the store exactly as it was. */
+static void test_memory_allocation_failures(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "oom");
+    const bytes k0[] = { B("k1"), B("k2"), B("k3"), B("k4"), B("k5") };
+    const bytes v0[] = { B("b1"), B("b2"), B("b3"), B("b4"), B("b5") };
+    for (size_t i = 0; i < 5; i++)
+        put1(s, ns, k0[i], v0[i]);
+
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    CHECK(s, rill__state_batch_put(wb, ns, "k0", 2, "n0", 2));
+    CHECK(s, rill__state_batch_put(wb, ns, "k3", 2, "n3", 2));
+    CHECK(s, rill__state_batch_put(wb, ns, "k9", 2, "n9", 2));
+    CHECK(s, rill__state_batch_delete(wb, ns, "k1", 2));
+    CHECK(s, rill__state_batch_delete_range(wb, ns, "k4", 2, "k5", 2));
+    CHECK(s, rill__state_batch_put(wb, ns, "k6", 2, "n6", 2));
+    const bytes k1[] = { B("k0"), B("k2"), B("k3"), B("k5"), B("k6"), B("k9") };
+    const bytes v1[] = { B("n0"), B("b2"), B("n3"), B("b5"), B("n6"), B("n9") };
+
+    int failures = 0, rc = RILL_ENOMEM;
+    for (long n = 1; n < 50 && rc == RILL_ENOMEM; n++) {
+        rill__state_memory_fail_alloc(s, n);
+        rc = rill__state_commit(s, wb);
+        if (rc == RILL_ENOMEM) {
+            failures++;
+            assert_non_null(strstr(rill_state_errmsg(s), "nothing applied"));
+            expect_entries(s, ns, k0, v0, 5);
+        }
+    }
+    rill__state_memory_fail_alloc(s, 0);
+    CHECK(s, rc);
+    assert_int_equal(failures, 4); /* one per put */
+    expect_entries(s, ns, k1, v1, 6);
+    rill__state_batch_free(wb);
+
+    void *v = (void *)1;
+    size_t vn = 9;
+    rill__state_memory_fail_alloc(s, 1);
+    assert_int_equal(rill__state_get(s, ns, "k0", 2, &v, &vn), RILL_ENOMEM);
+    assert_null(v);
+    expect_val(s, ns, B("k0"), B("n0"));
+
+    /* ns_open: a failed attempt uses up no id and leaves no half namespace */
+    uint32_t id = 0;
+    failures = 0;
+    rc = RILL_ENOMEM;
+    for (long n = 1; n < 50 && rc == RILL_ENOMEM; n++) {
+        rill__state_memory_fail_alloc(s, n);
+        rc = rill__state_ns_open(s, "oom-new", &id);
+        failures += rc == RILL_ENOMEM;
+    }
+    rill__state_memory_fail_alloc(s, 0);
+    CHECK(s, rc);
+    assert_true(failures >= 3); /* the struct, the name, the head */
+    assert_int_equal(id, ns + 1);
+    assert_int_equal(ns_open(s, "oom"), ns);
+    expect_scan(s, id, NONE, NONE, NULL, 0);
+    expect_entries(s, ns, k1, v1, 6);
 }
 
 /* ---- the tables ----------------------------------------------------------- */
@@ -1120,11 +1249,13 @@ static void test_full_disk(void **state) {
     X(test_open_corrupt)                                                                  \
     X(test_full_disk)
 
+#define MEMORY_ONLY(X) X(test_memory_allocation_failures)
+
 #define ON_MEMORY(fn) cmocka_unit_test_setup_teardown(fn, setup_memory, teardown),
 #define ON_ROCKSDB(fn) cmocka_unit_test_setup_teardown(fn, setup_rocksdb, teardown),
 
 int main(void) {
-    const struct CMUnitTest memory[] = { CONFORMANCE(ON_MEMORY) };
+    const struct CMUnitTest memory[] = { CONFORMANCE(ON_MEMORY) MEMORY_ONLY(ON_MEMORY) };
     const struct CMUnitTest rocksdb[] = { CONFORMANCE(ON_ROCKSDB) ROCKSDB_ONLY(ON_ROCKSDB) };
     int failed = cmocka_run_group_tests_name("state conformance: memory", memory, NULL, NULL);
     failed += cmocka_run_group_tests_name("state conformance: rocksdb", rocksdb, NULL, NULL);
