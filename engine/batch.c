@@ -221,6 +221,12 @@ int rill_batch_set(rill_batch *b, size_t field, rill_value v) {
     }
     case RILL_F64_LIST: {
         if (v.type != RILL_F64_LIST) return RILL_EFIELD_TYPE;
+        /* Lists are read back as double*, so they start 8-aligned. */
+        static const char pad[8];
+        rill_span ignored;
+        if (b->arena_len % 8 &&
+            rill__batch_arena_put(b, pad, 8 - b->arena_len % 8, &ignored) != RILL_OK)
+            return RILL_ENOMEM;
         int rc = rill__batch_arena_put(b, v.as.list.ptr, v.as.list.len * sizeof(double),
                                        &c->data.span[r]);
         if (rc) return rc;

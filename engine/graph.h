@@ -1,0 +1,100 @@
+/* engine/graph.h — the recorded graph and the compiled plan (internal).
+ *
+ * graph.c records what the user declares; compile.c validates it and builds
+ * a plan; plan.c runs it. The plan keeps operators in topological order so
+ * that one pass over them per batch sees every upstream output before its
+ * consumer runs.
+ */
+#ifndef RILL_ENGINE_GRAPH_H
+#define RILL_ENGINE_GRAPH_H
+
+#include "rill/rill.h"
+#include "operators/operator.h"
+#include "state/state.h"
+
+typedef enum node_kind { NODE_SOURCE = 1, NODE_WINDOW, NODE_SINK } node_kind;
+
+typedef struct graph_node {
+    node_kind kind;
+    char *name;
+    /* source */
+    rill_schema *schema;
+    rill_source_opts sopts;
+    /* window */
+    rill_window_opts wopts; /* aggs points at `aggs` below */
+    rill_agg_spec *aggs;     /* names and fields owned */
+    char **inputs;           /* NULL entries allowed (reported by compile) */
+    size_t n_inputs;
+    /* sink */
+    rill_sink_fn fn;
+    void *user;
+} graph_node;
+
+struct rill_graph {
+    graph_node *nodes;
+    size_t n, cap;
+    rill_late_fn on_late;
+    void *late_user;
+    char errmsg[512];
+};
+
+/* ---- the plan ---- */
+
+typedef struct plan_source {
+    char *name;
+    rill_schema *schema;
+    rill_source_opts opts;
+    int64_t wm;              /* max ts seen - bound */
+    int64_t last_push_ms;    /* monotonic clock */
+    bool idle;
+} plan_source;
+
+typedef struct plan_sink { rill_sink_fn fn; void *user; } plan_sink;
+
+typedef struct plan_input {
+    bool from_source;
+    size_t index;            /* into sources or ops */
+    size_t *agg_cols;        /* per aggregate: column index in that input, SIZE_MAX none */
+} plan_input;
+
+typedef struct plan_op {
+    rill_op *op;
+    plan_input *inputs;
+    size_t n_inputs;
+    plan_sink *sinks;
+    size_t n_sinks;
+    uint32_t ns;             /* state namespace */
+    int64_t wm_before;       /* watermark before the current step */
+    const rill_column **cols; /* scratch: per aggregate */
+} plan_op;
+
+struct rill_plan {
+    plan_source *sources;
+    size_t n_sources;
+    plan_op *ops;            /* topological order */
+    size_t n_ops;
+    rill_state *state;
+    bool own_state;
+    uint32_t meta_ns;
+    char *fingerprint;
+    int64_t *ts_scratch;     /* processing-time stamps */
+    size_t ts_cap;
+    bool broken;             /* a failed commit or allocation: stop */
+    char errmsg[512];
+};
+
+/* Format into g->errmsg and return status. */
+int rill__graph_error(rill_graph *g, int status, const char *fmt, ...);
+int rill__plan_error(rill_plan *p, int status, const char *fmt, ...);
+
+/* A canonical text of the graph (what a checkpoint must match), malloc'd. */
+char *rill__graph_fingerprint(const rill_graph *g);
+
+/* Restore operators, watermarks and counters from the plan's state. */
+int rill__plan_restore(rill_plan *p);
+
+/* Monotonic milliseconds. */
+int64_t rill__now_ms(void);
+int64_t rill__wall_ms(void);
+
+#endif

@@ -1,0 +1,134 @@
+/* operators/operator.h — what the plan sees of a window operator (internal).
+ *
+ * An operator kind is a methods table chosen once at compile time from the
+ * window kind and the emission mode (sliced tumbling/sliding, session,
+ * global, on-event); nothing on the per-event path switches on the kind.
+ * Every operator struct starts with `rill_op base`.
+ *
+ * Time: an operator's watermark W is the minimum of its inputs'. Events are
+ * judged one at a time against W as it stood just before each event (the
+ * plan hands over how to compute it), so which events are late never depends
+ * on how the stream was cut into batches. Windows fire in advance(), after
+ * the batch; records go into base.out, which the plan hands to sinks and
+ * downstream operators once the operator has finished its part.
+ */
+#ifndef RILL_OPERATORS_OPERATOR_H
+#define RILL_OPERATORS_OPERATOR_H
+
+#include "engine/batch.h"
+#include "operators/aggregate.h"
+#include "state/state.h"
+
+#define RILL_OP_METHODS_VERSION 1
+#define RILL_TIME_MIN INT64_MIN
+#define RILL_TIME_MAX INT64_MAX
+
+typedef struct rill_op rill_op;
+
+/* One batch of input for an operator, and how its watermark moves. */
+typedef struct rill_op_input {
+    const rill_batch *b;
+    const int64_t *ts;              /* event times (b->ts, or processing time) */
+    const rill_column *const *cols; /* per aggregate: its column in b, or NULL */
+    const char *input_name;
+    /* Watermark of this input before the batch, and the minimum over the
+     * operator's other inputs (RILL_TIME_MAX if none). */
+    int64_t input_wm;
+    int64_t others_wm;
+    /* For a source input: W rises with each event to max ts - bound.
+     * For an operator input it stays put during the batch. */
+    bool advances;
+    int64_t bound;
+} rill_op_input;
+
+/* The operator's watermark just before row i, kept while walking a batch. */
+typedef struct rill_wm_walk {
+    int64_t input_wm, others_wm, bound;
+    bool advances;
+} rill_wm_walk;
+
+static inline rill_wm_walk rill__wm_walk_start(const rill_op_input *in) {
+    rill_wm_walk w = { in->input_wm, in->others_wm, in->bound, in->advances };
+    return w;
+}
+static inline int64_t rill__wm_now(const rill_wm_walk *w) {
+    return w->input_wm < w->others_wm ? w->input_wm : w->others_wm;
+}
+/* Account for an event at ts having been seen. */
+static inline void rill__wm_see(rill_wm_walk *w, int64_t ts) {
+    if (w->advances) {
+        int64_t cand = ts < RILL_TIME_MIN + w->bound ? RILL_TIME_MIN : ts - w->bound;
+        if (cand > w->input_wm) w->input_wm = cand;
+    }
+}
+
+typedef struct rill_op_methods {
+    int version;
+    /* Add the rows of in->b; late rows go to rill__op_late(). May emit
+     * (on-event records, global triggers, updates of fired windows). */
+    int (*process)(rill_op *op, const rill_op_input *in);
+    /* The watermark moved to wm (>= the previous one): fire what closed,
+     * drop what is past the allowed lateness. */
+    int (*advance)(rill_op *op, int64_t wm);
+    /* Write every changed key to wb (namespace ns); afterwards forget keys
+     * that became empty. */
+    int (*checkpoint)(rill_op *op, rill_state_batch *wb, uint32_t ns);
+    /* Load one key's record written by checkpoint (fresh operator). */
+    int (*restore_key)(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen);
+    size_t (*key_count)(const rill_op *op);
+    void (*destroy)(rill_op *op);
+} rill_op_methods;
+
+struct rill_op {
+    const rill_op_methods *m;
+    char *name;
+    rill_agg_set aggs;
+    rill_window_spec win;
+    rill_emit_mode emit;
+    int64_t lateness;
+    int64_t wm;            /* watermark after the last advance */
+    rill_batch *out;       /* records emitted and not yet delivered */
+    rill_value *values;    /* scratch, one per aggregate */
+    rill_late_fn on_late;
+    void *late_user;
+    uint64_t events_in, late, emitted;
+    char errmsg[256];
+};
+
+/* Common set-up of base fields (name copied, aggs moved in, output batch for
+ * the schema of the aggregates' outputs). On failure frees what it took. */
+int rill__op_init(rill_op *op, const rill_op_methods *m, const char *name, rill_agg_set *aggs,
+                  const rill_window_opts *o, char *err, size_t errlen);
+void rill__op_fini(rill_op *op);
+
+/* Append one record for key (canonical bytes) with the results of block. */
+int rill__op_emit(rill_op *op, const void *key, size_t klen, uint64_t hash, int64_t start,
+                  int64_t end, int64_t ts, const void *block, uint32_t flags,
+                  const void *id, size_t idlen);
+
+/* Report row `row` of in as late (counted, handed to the late callback). */
+void rill__op_late(rill_op *op, const rill_op_input *in, size_t row, int64_t wm);
+
+/* Constructors, one per operator kind (window_*.c). */
+int rill__op_new_sliced(const char *name, rill_agg_set *aggs, const rill_window_opts *o,
+                        rill_op **out, char *err, size_t errlen);
+int rill__op_new_session(const char *name, rill_agg_set *aggs, const rill_window_opts *o,
+                         rill_op **out, char *err, size_t errlen);
+int rill__op_new_global(const char *name, rill_agg_set *aggs, const rill_window_opts *o,
+                        rill_op **out, char *err, size_t errlen);
+int rill__op_new_on_event(const char *name, rill_agg_set *aggs, const rill_window_opts *o,
+                          rill_op **out, char *err, size_t errlen);
+
+/* Saturating time arithmetic (windows near the ends of time must not wrap). */
+static inline int64_t rill__time_add(int64_t a, int64_t b) {
+    if (b > 0 && a > RILL_TIME_MAX - b) return RILL_TIME_MAX;
+    if (b < 0 && a < RILL_TIME_MIN - b) return RILL_TIME_MIN;
+    return a + b;
+}
+/* floor(a / b) for b > 0. */
+static inline int64_t rill__floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+#endif

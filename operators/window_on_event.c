@@ -1,0 +1,392 @@
+/* operators/window_on_event.c — on-event emission for sliding, tumbling and
+ * session windows: one record per event, as of that event.
+ *
+ * The point-in-time feature: for an event at t the value over the key's
+ * events in the trailing window (t - size, t] (sliding), in its tumbling
+ * window so far [start, t], or in its session so far. Events at the same ms
+ * count in arrival order, so each event sees itself and those before it.
+ *
+ * An event is emitted once the watermark reaches its time (W >= t), when no
+ * on-time event can still fall before it; in an in-order stream with no
+ * out-of-orderness bound that is at once. Until then it waits in its key's
+ * pending list, sorted by (t, arrival). Emitted events enter the key's
+ * two-stacks FIFO (fifo_agg.c) as single-event partial aggregates; the
+ * window's rule drops them from the front (older than t - size, another
+ * tumbling window, or a gap >= the session gap), so every record costs O(1)
+ * amortised merges for any aggregate.
+ *
+ * An event behind the watermark (t < W) is late: records already emitted
+ * cannot be revised, so it goes to the late output whatever the allowed
+ * lateness.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operators/fifo_agg.h"
+#include "operators/keytable.h"
+#include "operators/operator.h"
+#include "operators/timer_heap.h"
+
+#define RECORD_VERSION 1
+
+typedef struct pend_hdr {
+    int64_t ts;
+    uint64_t seq;
+    unsigned char *id; /* canonical id bytes (owned) or NULL */
+    uint64_t idlen;
+} pend_hdr; /* followed by the event's block */
+
+typedef struct oe_key {
+    rill_fifo_agg fifo;   /* emitted events still in the window */
+    char *pend;           /* waiting events, sorted by (ts, seq) */
+    uint32_t n_pend, cap_pend;
+    uint64_t next_seq;
+    int64_t due;
+    uint8_t dirty, stored, fifo_ready;
+} oe_key;
+
+typedef struct oe_op oe_op;
+/* Drop from f what is outside the window of an event at ts; return the
+ * window's start. One per window kind, chosen at compile time. */
+typedef int64_t (*evict_fn)(const oe_op *o, rill_fifo_agg *f, int64_t ts);
+
+struct oe_op {
+    rill_op base;
+    evict_fn evict;
+    int64_t size, offset, gap;
+    size_t pstride; /* pend_hdr + block */
+    rill_keytable kt;
+    rill_timer_heap timers;
+    uint32_t *dirty;
+    size_t n_dirty, dirty_cap;
+    char *one;  /* scratch block: a single event */
+    char *tmp;  /* scratch block: the window */
+};
+
+static pend_hdr *pend_at(const oe_op *o, const oe_key *k, uint32_t i) {
+    return (pend_hdr *)(void *)(k->pend + (size_t)i * o->pstride);
+}
+
+static int mark_dirty(oe_op *o, uint32_t idx, oe_key *k) {
+    if (k->dirty) return RILL_OK;
+    if (o->n_dirty == o->dirty_cap) {
+        size_t cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
+        uint32_t *q = realloc(o->dirty, cap * sizeof *q);
+        if (!q) return RILL_ENOMEM;
+        o->dirty = q;
+        o->dirty_cap = cap;
+    }
+    o->dirty[o->n_dirty++] = idx;
+    k->dirty = 1;
+    return RILL_OK;
+}
+
+static int key_ready(oe_op *o, oe_key *k) {
+    if (k->fifo_ready) return RILL_OK;
+    if (rill__fifo_init(&k->fifo, &o->base.aggs) != RILL_OK) return RILL_ENOMEM;
+    k->fifo_ready = 1;
+    return RILL_OK;
+}
+
+/* Frees the key's memory except the ids of waiting events (see oe_destroy). */
+static void key_release(oe_key *k) {
+    if (k->fifo_ready) rill__fifo_free(&k->fifo);
+    free(k->pend);
+    memset(k, 0, sizeof *k);
+}
+
+static int64_t tumble_start(const oe_op *o, int64_t t) {
+    return rill__floor_div(t - o->offset, o->size) * o->size + o->offset;
+}
+
+static int64_t evict_trailing(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+    while (rill__fifo_len(f) && rill__fifo_stamp(f, 0) <= ts - o->size) rill__fifo_pop(f);
+    return ts - o->size + 1;
+}
+
+static int64_t evict_tumbling(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+    int64_t start = tumble_start(o, ts);
+    if (rill__fifo_len(f) && rill__fifo_back_stamp(f) < start) rill__fifo_clear(f);
+    return start;
+}
+
+static int64_t evict_session(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+    if (rill__fifo_len(f) && ts - rill__fifo_back_stamp(f) >= o->gap) rill__fifo_clear(f);
+    return rill__fifo_len(f) ? rill__fifo_stamp(f, 0) : ts;
+}
+
+/* Emit the event (ts, block, id) of key idx: drop what left its window,
+ * push it, and record the aggregate of the FIFO. */
+static int emit_event(oe_op *o, uint32_t idx, int64_t ts, const void *block, const void *id,
+                      size_t idlen) {
+    oe_key *k = rill__kt_value(&o->kt, idx);
+    rill_fifo_agg *f = &k->fifo;
+    int64_t start = o->evict(o, f, ts);
+    int rc = rill__fifo_push(f, ts, block);
+    if (rc) return rc;
+    rill__fifo_query(f, o->tmp);
+    rill_kt_entry *e = rill__kt_entry(&o->kt, idx);
+    return rill__op_emit(&o->base, rill__kt_key(e), e->klen, e->hash, start,
+                         rill__time_add(ts, 1), ts, o->tmp, 0, id, idlen);
+}
+
+/* Emit the key's waiting events with ts <= wm, in order. */
+static int drain(oe_op *o, uint32_t idx, int64_t wm) {
+    oe_key *k = rill__kt_value(&o->kt, idx);
+    uint32_t done = 0;
+    int rc = RILL_OK;
+    while (done < k->n_pend && pend_at(o, k, done)->ts <= wm) {
+        pend_hdr *h = pend_at(o, k, done);
+        rc = emit_event(o, idx, h->ts, h + 1, h->id, h->idlen);
+        if (rc) break;
+        free(h->id);
+        done++;
+    }
+    if (done) {
+        memmove(k->pend, k->pend + (size_t)done * o->pstride, (size_t)(k->n_pend - done) * o->pstride);
+        k->n_pend -= done;
+    }
+    if (!rc && k->n_pend && pend_at(o, k, 0)->ts < k->due) {
+        k->due = pend_at(o, k, 0)->ts;
+        rc = rill__timers_push(&o->timers, k->due, idx);
+    }
+    return rc;
+}
+
+static int add_pending(oe_op *o, oe_key *k, int64_t ts, const void *block, const void *id, size_t idlen) {
+    if (k->n_pend == k->cap_pend) {
+        uint32_t cap = k->cap_pend ? k->cap_pend * 2 : 4;
+        char *q = realloc(k->pend, (size_t)cap * o->pstride);
+        if (!q) return RILL_ENOMEM;
+        k->pend = q;
+        k->cap_pend = cap;
+    }
+    unsigned char *idcopy = NULL;
+    if (idlen) {
+        idcopy = malloc(idlen);
+        if (!idcopy) return RILL_ENOMEM;
+        memcpy(idcopy, id, idlen);
+    }
+    uint32_t i = k->n_pend;
+    while (i > 0 && pend_at(o, k, i - 1)->ts > ts) i--; /* after equal ts: arrival order */
+    memmove(k->pend + (size_t)(i + 1) * o->pstride, k->pend + (size_t)i * o->pstride,
+            (size_t)(k->n_pend - i) * o->pstride);
+    k->n_pend++;
+    pend_hdr *h = pend_at(o, k, i);
+    h->ts = ts;
+    h->seq = k->next_seq++;
+    h->id = idcopy;
+    h->idlen = idlen;
+    memcpy(h + 1, block, o->base.aggs.block_size);
+    return RILL_OK;
+}
+
+static int oe_process(rill_op *op, const rill_op_input *in) {
+    oe_op *o = (oe_op *)op;
+    const rill_batch *b = in->b;
+    rill_wm_walk walk = rill__wm_walk_start(in);
+    int rc;
+    for (size_t row = 0; row < b->len; row++) {
+        int64_t ts = in->ts[row];
+        int64_t wm = rill__wm_now(&walk);
+        rill__wm_see(&walk, ts);
+        if (ts < wm) {
+            rill__op_late(op, in, row, wm);
+            continue;
+        }
+        bool created;
+        uint32_t idx = rill__kt_upsert(&o->kt, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                                       b->key_hash[row], &created);
+        if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+        oe_key *k = rill__kt_value(&o->kt, idx);
+        if (created) k->due = RILL_TIME_MAX;
+        if ((rc = key_ready(o, k)) != RILL_OK) return rc;
+        rill__agg_block_init(&op->aggs, o->one);
+        rill__agg_block_add(&op->aggs, o->one, in->cols, row, ts);
+        op->events_in++;
+        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        const void *id = rill__batch_bytes(b, b->id[row]);
+        size_t idlen = b->id[row].len;
+        int64_t now = rill__wm_now(&walk);
+        if (!k->n_pend && ts <= now) { /* the in-order fast path */
+            if ((rc = emit_event(o, idx, ts, o->one, id, idlen)) != RILL_OK) return rc;
+            continue;
+        }
+        if ((rc = add_pending(o, k, ts, o->one, id, idlen)) != RILL_OK) return rc;
+        if ((rc = drain(o, idx, now)) != RILL_OK) return rc;
+    }
+    return RILL_OK;
+}
+
+static int oe_advance(rill_op *op, int64_t wm) {
+    oe_op *o = (oe_op *)op;
+    op->wm = wm;
+    rill_timer t;
+    while (rill__timers_pop_due(&o->timers, wm, &t)) {
+        if (!rill__kt_entry(&o->kt, t.key)->live) continue;
+        oe_key *k = rill__kt_value(&o->kt, t.key);
+        if (k->due != t.time) continue;
+        k->due = RILL_TIME_MAX;
+        int rc = drain(o, t.key, wm);
+        if (rc) return rc;
+    }
+    return RILL_OK;
+}
+
+/* Record: version | next_seq | n_fifo | n_pend | fifo (ts | block)... |
+ *         pending (ts | idlen(4) | id | block)... */
+static int oe_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
+    oe_op *o = (oe_op *)op;
+    size_t bs = op->aggs.block_size;
+    int rc = RILL_OK;
+    char *buf = NULL;
+    size_t cap = 0;
+    for (size_t d = 0; d < o->n_dirty && !rc; d++) {
+        rill_kt_entry *e = rill__kt_entry(&o->kt, o->dirty[d]);
+        if (!e->live) continue;
+        oe_key *k = rill__kt_value(&o->kt, o->dirty[d]);
+        size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
+        size_t need = 1 + 8 + 4 + 4 + nf * (8 + bs);
+        for (uint32_t i = 0; i < k->n_pend; i++) need += 8 + 4 + pend_at(o, k, i)->idlen + bs;
+        if (need > cap) {
+            char *q = realloc(buf, need);
+            if (!q) { rc = RILL_ENOMEM; break; }
+            buf = q;
+            cap = need;
+        }
+        char *p = buf;
+        uint32_t nf32 = (uint32_t)nf;
+        *p++ = RECORD_VERSION;
+        memcpy(p, &k->next_seq, 8); p += 8;
+        memcpy(p, &nf32, 4); p += 4;
+        memcpy(p, &k->n_pend, 4); p += 4;
+        for (size_t i = 0; i < nf; i++) {
+            memcpy(p, rill__fifo_elem(&k->fifo, i), 8 + bs);
+            p += 8 + bs;
+        }
+        for (uint32_t i = 0; i < k->n_pend; i++) {
+            pend_hdr *h = pend_at(o, k, i);
+            uint32_t il = (uint32_t)h->idlen;
+            memcpy(p, &h->ts, 8); p += 8;
+            memcpy(p, &il, 4); p += 4;
+            if (il) memcpy(p, h->id, il);
+            p += il;
+            memcpy(p, h + 1, bs); p += bs;
+        }
+        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
+    }
+    free(buf);
+    if (rc) return rc;
+    for (size_t d = 0; d < o->n_dirty; d++)
+        if (rill__kt_entry(&o->kt, o->dirty[d])->live) {
+            oe_key *k = rill__kt_value(&o->kt, o->dirty[d]);
+            k->dirty = 0;
+            k->stored = 1;
+        }
+    o->n_dirty = 0;
+    return RILL_OK;
+}
+
+static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen) {
+    oe_op *o = (oe_op *)op;
+    size_t bs = op->aggs.block_size;
+    const char *p = val, *end = p + vlen;
+    uint64_t seq;
+    uint32_t nf, np;
+    if (vlen < 17 || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
+    memcpy(&seq, p + 1, 8);
+    memcpy(&nf, p + 9, 4);
+    memcpy(&np, p + 13, 4);
+    p += 17;
+    bool created;
+    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
+    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+    if (!created) return RILL_ECORRUPT;
+    oe_key *k = rill__kt_value(&o->kt, idx);
+    k->due = RILL_TIME_MAX;
+    k->stored = 1;
+    int rc = key_ready(o, k);
+    for (uint32_t i = 0; i < nf && !rc; i++) {
+        int64_t ts;
+        if ((size_t)(end - p) < 8 + bs) { rc = RILL_ECORRUPT; break; }
+        memcpy(&ts, p, 8);
+        rc = rill__fifo_push(&k->fifo, ts, p + 8);
+        p += 8 + bs;
+    }
+    for (uint32_t i = 0; i < np && !rc; i++) {
+        int64_t ts;
+        uint32_t il;
+        if ((size_t)(end - p) < 12) { rc = RILL_ECORRUPT; break; }
+        memcpy(&ts, p, 8);
+        memcpy(&il, p + 8, 4);
+        p += 12;
+        if ((size_t)(end - p) < (size_t)il + bs) { rc = RILL_ECORRUPT; break; }
+        rc = add_pending(o, k, ts, p + il, p, il);
+        p += il + bs;
+    }
+    k->next_seq = seq;
+    if (!rc && p != end) rc = RILL_ECORRUPT;
+    if (!rc && k->n_pend) {
+        k->due = pend_at(o, k, 0)->ts;
+        rc = rill__timers_push(&o->timers, k->due, idx);
+    }
+    return rc;
+}
+
+static size_t oe_key_count(const rill_op *op) { return ((const oe_op *)op)->kt.count; }
+
+static void oe_destroy(rill_op *op) {
+    oe_op *o = (oe_op *)op;
+    for (size_t i = 0; i < o->kt.n_entries; i++) {
+        if (!rill__kt_entry(&o->kt, (uint32_t)i)->live) continue;
+        oe_key *k = rill__kt_value(&o->kt, (uint32_t)i);
+        for (uint32_t j = 0; j < k->n_pend; j++) free(pend_at(o, k, j)->id);
+        key_release(k);
+    }
+    rill__kt_free(&o->kt);
+    rill__timers_free(&o->timers);
+    free(o->dirty);
+    free(o->one);
+    free(o->tmp);
+    rill__op_fini(op);
+    free(o);
+}
+
+static const rill_op_methods oe_methods = {
+    .version = RILL_OP_METHODS_VERSION,
+    .process = oe_process,
+    .advance = oe_advance,
+    .checkpoint = oe_checkpoint,
+    .restore_key = oe_restore_key,
+    .key_count = oe_key_count,
+    .destroy = oe_destroy,
+};
+
+int rill__op_new_on_event(const char *name, rill_agg_set *aggs, const rill_window_opts *opts,
+                          rill_op **out, char *err, size_t errlen) {
+    oe_op *o = calloc(1, sizeof *o);
+    if (!o) return RILL_ENOMEM;
+    int rc = rill__op_init(&o->base, &oe_methods, name, aggs, opts, err, errlen);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    const rill_window_spec *w = &opts->window;
+    o->evict = w->kind == RILL_WINDOW_SLIDING ? evict_trailing
+             : w->kind == RILL_WINDOW_TUMBLING ? evict_tumbling : evict_session;
+    o->size = w->size_ms;
+    o->offset = w->offset_ms;
+    o->gap = w->gap_ms;
+    size_t bs = o->base.aggs.block_size ? o->base.aggs.block_size : 8;
+    o->pstride = sizeof(pend_hdr) + o->base.aggs.block_size;
+    o->one = malloc(bs);
+    o->tmp = malloc(bs);
+    if (!o->one || !o->tmp || rill__kt_init(&o->kt, sizeof(oe_key)) != RILL_OK) {
+        oe_destroy(&o->base);
+        snprintf(err, errlen, "operator '%s': out of memory", name);
+        return RILL_ENOMEM;
+    }
+    *out = &o->base;
+    return RILL_OK;
+}
