@@ -182,6 +182,18 @@ const char *rill_graph_op_name(const rill_graph *g, size_t i) {
     return NULL;
 }
 
+int rill_graph_source_info(const rill_graph *g, const char *name, const rill_schema **schema,
+                           rill_source_opts *opts) {
+    for (size_t i = 0; g && name && i < g->n; i++) {
+        const graph_node *n = &g->nodes[i];
+        if (n->kind != NODE_SOURCE || strcmp(n->name, name)) continue;
+        if (schema) *schema = n->schema;
+        if (opts) *opts = n->sopts;
+        return RILL_OK;
+    }
+    return RILL_EUNKNOWN_NODE;
+}
+
 /* ---- fingerprint ---------------------------------------------------------- */
 
 typedef struct strbuf { char *p; size_t len, cap; bool fail; } strbuf;

@@ -186,11 +186,6 @@ int rill_graph_on_late(rill_graph *g, rill_late_fn fn, void *user);
 
 rill_graph *rill_graph_new(void); /* NULL on allocation failure */
 void rill_graph_free(rill_graph *g); /* accepts NULL; plans compiled from it live on */
-/* The operators declared so far, in declaration order (for tools that attach
- * an output to each); the name lives with g. NULL when i is out of range. */
-size_t rill_graph_op_count(const rill_graph *g);
-const char *rill_graph_op_name(const rill_graph *g, size_t i);
-
 /* The message of the last failed call on g; "" if none. Lives with g. */
 const char *rill_graph_errmsg(const rill_graph *g);
 
