@@ -32,6 +32,12 @@
 #include "engine/codec.h"
 #include "rill/error.h"
 
+/* The key hash is xxHash3 (engine/batch.h); inlined here it costs a third
+ * of a call into the shared library for a ten-byte key. Same function, same
+ * values as rill__key_hash() — test_codec checks that. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 const char *rill_dead_reason_name(rill_dead_reason r) {
     switch (r) {
 #define RILL__DEAD_NAME(name, str) case RILL_DEAD_##name: return str;
@@ -78,8 +84,12 @@ static inline uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 |
 static inline bool has(const reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
 
 /* Read one value (a container's header only). Returns false, with r->p
- * unchanged, when the bytes end inside it. */
-static bool rd_value(reader *r, mval *v) {
+ * unchanged, when the bytes end inside it. Inlined: it is most of the work
+ * per entry, and the common one-byte cases then cost a compare or two. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool rd_value(reader *r, mval *v) {
     const uint8_t *p = r->p;
     if (p == r->end) return false;
     uint8_t c = *p;
@@ -202,6 +212,9 @@ typedef struct entry {
     const char *name;
     uint32_t len;
     uint32_t hash;
+    /* names of at most 8 bytes: their bytes zero-padded, and a mask with
+     * 0xff over them, for a compare with one 8-byte load */
+    uint64_t word, mask;
 } entry;
 
 typedef union slot_val {
@@ -279,6 +292,13 @@ int rill__decoder_new(const rill_decode_opts *o, rill_decoder **out, char *errbu
         e->name = name;
         e->len = (uint32_t)len;
         e->hash = name_hash((const uint8_t *)name, len);
+        if (len <= 8) {
+            unsigned char w[8] = { 0 }, k[8] = { 0 };
+            memcpy(w, name, len);
+            memset(k, 0xff, len);
+            memcpy(&e->word, w, 8);
+            memcpy(&e->mask, k, 8);
+        }
         uint32_t h = e->hash & d->mask;
         while (d->table[h]) h = (h + 1) & d->mask;
         d->table[h] = (uint32_t)i + 1;
@@ -307,18 +327,37 @@ void rill__decoder_free(rill_decoder *d) {
     free(d);
 }
 
+/* Field names are short: a plain loop beats a call to memcmp. */
+static inline bool same_bytes(const char *a, const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)a[i] != b[i]) return false;
+    return true;
+}
+
+/* Is the name at p (n bytes, end the end of the message) entry e's? */
+static inline bool name_is(const entry *e, const uint8_t *p, size_t n, const uint8_t *end) {
+    if (e->len != n) return false;
+    if (n <= 8 && end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return (w & e->mask) == e->word;
+    }
+    return same_bytes(e->name, p, n);
+}
+
 /* The entry index of a name, or -1. pos is its position in the map. */
-static inline long lookup(rill_decoder *d, size_t pos, const uint8_t *p, size_t n) {
+static inline long lookup(rill_decoder *d, size_t pos, const uint8_t *p, size_t n,
+                          const uint8_t *end) {
     if (pos < PRED_MAX && d->pred[pos]) {
         const entry *e = &d->entries[d->pred[pos] - 1];
-        if (e->len == n && !memcmp(e->name, p, n)) return (long)d->pred[pos] - 1;
+        if (name_is(e, p, n, end)) return (long)d->pred[pos] - 1;
     }
     uint32_t hash = name_hash(p, n);
     for (uint32_t h = hash & d->mask;; h = (h + 1) & d->mask) {
         uint32_t k = d->table[h];
         if (!k) return -1;
         const entry *e = &d->entries[k - 1];
-        if (e->hash == hash && e->len == n && !memcmp(e->name, p, n)) {
+        if (e->hash == hash && name_is(e, p, n, end)) {
             if (pos < PRED_MAX) d->pred[pos] = k;
             return (long)k - 1;
         }
@@ -459,16 +498,47 @@ static inline double item_f64(const mval *v) {
     return v->t == M_FLOAT ? v->v.f : v->t == M_INT ? (double)v->v.i : (double)v->v.u;
 }
 
+/* The canonical bytes of a key or id (an M_INT, or an M_STR of at most
+ * RILL_KEY_MAX bytes) as engine/batch.h defines them; returns the length.
+ * Written here rather than through rill__key_encode() to keep the value in
+ * registers on the per-event path; test_codec checks both agree. */
+static inline size_t canon_key(const mval *v, unsigned char *buf) {
+    if (v->t == M_INT) {
+        uint64_t u = (uint64_t)v->v.i ^ (UINT64_C(1) << 63);
+        buf[0] = RILL_KEY_TAG_INT;
+        for (int i = 0; i < 8; i++) buf[1 + i] = (unsigned char)(u >> (56 - 8 * i));
+        return 9;
+    }
+    buf[0] = RILL_KEY_TAG_STR;
+    memcpy(buf + 1, v->v.s.p, v->v.s.n);
+    return 1 + v->v.s.n;
+}
+
 /* Append the event whose entries were parked to out. */
-static int write_row(rill_decoder *d, rill_batch *out, int64_t ts, size_t klen,
+static int write_row(rill_decoder *d, rill_batch *out, int64_t ts, const mval *key,
                      const mval *id, size_t nset, const uint8_t *msg_end) {
-    int rc = rill__batch_append_raw(out, ts, d->keybuf, klen, rill__key_hash(d->keybuf, klen));
+    /* The row is written in place, as rill__batch_append_raw() would (same
+     * fields, every column null), without its per-call schema lookups. */
+    int rc;
+    if (out->len >= out->cap || !out->ts) {
+        rc = rill__batch_reserve(out, 1);
+        if (rc) return rc;
+    }
+    size_t row = out->len;
+    size_t klen = canon_key(key, d->keybuf);
+    rc = rill__batch_arena_put(out, d->keybuf, klen, &out->key[row]);
     if (rc) return rc;
-    size_t row = out->len - 1;
+    out->ts[row] = ts;
+    out->key_hash[row] = XXH3_64bits(d->keybuf, klen);
+    out->id[row] = (rill_span){ 0, 0 };
+    if (out->win_start) {
+        out->win_start[row] = out->win_end[row] = 0;
+        out->flags[row] = 0;
+    }
+    for (size_t f = 0; f < d->nf; f++) out->cols[f].valid[row] = 0;
+    out->len = row + 1;
     if (id->t == M_INT || id->t == M_STR) {
-        rill_value iv = id->t == M_INT ? rill_i64(id->v.i)
-                                       : rill_strn((const char *)id->v.s.p, id->v.s.n);
-        size_t n = rill__key_encode(iv, d->keybuf);
+        size_t n = canon_key(id, d->keybuf);
         rc = rill__batch_arena_put(out, d->keybuf, n, &out->id[row]);
         if (rc) goto fail;
     }
@@ -495,9 +565,8 @@ static int write_row(rill_decoder *d, rill_batch *out, int64_t ts, size_t klen,
             sp.off = (uint32_t)out->arena_len;
             reader lr = { s->s.p, msg_end }; /* items were checked */
             for (uint32_t i = 0; i < s->s.n; i++) {
-                mval it;
-                rd_value(&lr, &it);
-                double x = item_f64(&it);
+                mval it = { .t = M_INT }; /* the items were checked: reads succeed */
+                double x = rd_value(&lr, &it) ? item_f64(&it) : 0;
                 rc = rill__batch_arena_put(out, &x, sizeof x, &ignored);
                 if (rc) goto fail;
             }
@@ -526,11 +595,11 @@ static ev_status decode_event(msgctx *m, reader *r, uint32_t n, const uint8_t *s
     }
     const uint32_t gen = d->gen;
     uint64_t pending = 2 * (uint64_t)n; /* items of this map not read yet */
-    size_t nset = 0, klen = 0, err_off = 0;
+    size_t nset = 0, err_off = 0;
     bool have_ts = false, have_key = false;
     int64_t ts = 0;
     uint64_t unknown = 0;
-    mval id = { .t = M_NIL };
+    mval id = { .t = M_NIL }, key = { .t = M_NIL };
     rill_dead_reason why = RILL_DEAD__COUNT;
     char name[80];
 
@@ -561,7 +630,7 @@ static ev_status decode_event(msgctx *m, reader *r, uint32_t n, const uint8_t *s
             kn = k.v.s.n;
         }
         pending--;
-        long idx = lookup(d, e, kp, kn);
+        long idx = lookup(d, e, kp, kn, r->end);
         if (idx < 0) {
             if (d->strict) {
                 put_name(name, sizeof name, kp, kn);
@@ -628,11 +697,8 @@ static ev_status decode_event(msgctx *m, reader *r, uint32_t n, const uint8_t *s
         bool is_id = (size_t)idx == d->nf + 2;
         if (is_id && v.t == M_NIL) { id = v; continue; }
         if (v.t == M_INT || (v.t == M_STR && v.v.s.n <= RILL_KEY_MAX)) {
-            if (is_id) { id = v; continue; }
-            rill_value kv = v.t == M_INT ? rill_i64(v.v.i)
-                                         : rill_strn((const char *)v.v.s.p, v.v.s.n);
-            klen = rill__key_encode(kv, d->keybuf);
-            have_key = true;
+            if (is_id) id = v;
+            else { key = v; have_key = true; }
             continue;
         }
         if (v.t == M_STR)
@@ -660,9 +726,10 @@ static ev_status decode_event(msgctx *m, reader *r, uint32_t n, const uint8_t *s
             why = RILL_DEAD_MISSING_KEY;
             goto bad;
         }
-        klen = rill__key_encode(rill_i64(0), d->keybuf);
+        key.t = M_INT;
+        key.v.i = 0;
     }
-    if (write_row(d, out, ts, klen, &id, nset, r->end) != RILL_OK) return EV_NOMEM;
+    if (write_row(d, out, ts, &key, &id, nset, r->end) != RILL_OK) return EV_NOMEM;
     m->unknown += unknown;
     return EV_OK;
 
