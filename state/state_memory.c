@@ -111,9 +111,12 @@ static node *node_new(mem_state *m, const void *key, size_t klen, const void *va
  * for every level, the last node before that position (head above t->level). */
 static node *seek(mem_ns *t, const void *key, size_t klen, node **update) {
     node *x = t->head;
+    node *ge = NULL; /* a node already known to be >= key: no need to compare again */
     for (int i = t->level - 1; i >= 0; i--) {
-        while (x->next[i] && cmp_key(x->next[i]->key, x->next[i]->klen, key, klen) < 0)
-            x = x->next[i];
+        node *nx;
+        while ((nx = x->next[i]) && nx != ge && cmp_key(nx->key, nx->klen, key, klen) < 0)
+            x = nx;
+        ge = nx;
         if (update)
             update[i] = x;
     }
