@@ -10,7 +10,8 @@
  *   added and, for the window, subtracted when an entry leaves the ring.
  * - Sums of losses use compensated (Neumaier) summation. The window's sums
  *   are also recomputed from the ring after every N evictions, so the error of
- *   adding and subtracting never builds up (amortised O(1) per label).
+ *   adding and subtracting never builds up (amortised O(1) per label), and
+ *   at once when a term that overflowed to infinity has left the window.
  * - AUC is the Mann-Whitney statistic: U = #(positive above negative) +
  *   #(ties) / 2, AUC = U / (P * N). We keep 2U as an integer and update it as
  *   labels come and go: a positive scored s adds 2 * #(negatives below s) +
@@ -53,7 +54,9 @@ static void ksum_add(ksum *k, double x) {
         k->c += (x - t) + k->s;
     k->s = t;
 }
-static double ksum_get(const ksum *k) { return k->s + k->c; }
+/* An overflow (inf) leaves c NaN: report the inf. */
+static double ksum_get(const ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
+static bool ksum_finite(const ksum *k) { return isfinite(k->s) && isfinite(k->c); }
 
 typedef struct tnode {
     double score;
@@ -381,6 +384,9 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
         m->head = (m->head + 1) % m->cap;
         m->len--;
         m->evicted++;
+        /* an overflowed term (inf) cannot be subtracted back out */
+        if (!ksum_finite(&m->win.ll) || !ksum_finite(&m->win.abs) || !ksum_finite(&m->win.sq))
+            window_resum(m);
     }
 
     size_t i = (m->head + m->len) % m->cap;
@@ -431,7 +437,7 @@ static void values(const tally *t, rill_metrics_task task, bool binned, rill_met
         if (t->n) {
             v->mae = ksum_get(&t->abs) / (double)t->n;
             double ms = ksum_get(&t->sq) / (double)t->n;
-            v->rmse = sqrt(ms > 0.0 ? ms : 0.0);
+            v->rmse = sqrt(ms < 0.0 ? 0.0 : ms); /* rounding may dip below 0 */
         }
         return;
     }
