@@ -1145,6 +1145,108 @@ static void test_full_disk(void **state) {
     kvlist_free(&l);
 }
 
+/* ---- the write batch itself ---------------------------------------------- */
+
+typedef struct seen {
+    int n, stop_at;
+    rill_state_op op[8];
+    uint32_t ns[8];
+    char key[8][8], val[8][8];
+    size_t kn[8], vn[8];
+    int val_null[8];
+} seen;
+
+static int record(void *user, rill_state_op op, uint32_t ns, const void *key, size_t klen,
+                  const void *val, size_t vlen) {
+    seen *w = user;
+    assert_true(w->n < 8 && klen < 8 && vlen < 8);
+    assert_non_null(key); /* even for the empty key */
+    int i = w->n++;
+    w->op[i] = op;
+    w->ns[i] = ns;
+    memcpy(w->key[i], key, klen);
+    w->kn[i] = klen;
+    w->val_null[i] = val == NULL;
+    if (val)
+        memcpy(w->val[i], val, vlen);
+    w->vn[i] = vlen;
+    return w->n == w->stop_at ? 42 : 0;
+}
+
+/* Records i = 0, 1, ... must be puts of key and value "%05d" % i. */
+static int check_numbered(void *user, rill_state_op op, uint32_t ns, const void *key,
+                          size_t klen, const void *val, size_t vlen) {
+    int *next = user;
+    char k[8];
+    snprintf(k, sizeof k, "%05d", (*next)++);
+    assert_int_equal(op, RILL_STATE_PUT);
+    assert_int_equal(klen, 5);
+    assert_int_equal(vlen, 5);
+    assert_memory_equal(key, k, 5);
+    assert_memory_equal(val, k, 5);
+    return 0;
+}
+
+static void test_write_batch_log(void **state) {
+    (void)state;
+    rill_state_batch *wb = rill__state_batch_new();
+    assert_non_null(wb);
+    assert_int_equal(rill__state_batch_count(wb), 0);
+    assert_int_equal(rill__state_batch_put(wb, 7, "k\0", 2, "val", 3), 0);
+    assert_int_equal(rill__state_batch_delete(wb, 8, "", 0), 0);
+    assert_int_equal(rill__state_batch_delete_range(wb, 9, "a", 1, "b", 1), 0);
+    assert_int_equal(rill__state_batch_delete_range(wb, 9, "c", 1, "", 0), 0);
+    assert_int_equal(rill__state_batch_delete_range(wb, 10, "d", 1, NULL, 0), 0);
+    assert_int_equal(rill__state_batch_put(wb, 7, NULL, 0, NULL, 0), 0);
+    assert_int_equal(rill__state_batch_count(wb), 6);
+
+    seen w = { 0 };
+    assert_int_equal(rill__state_batch_each(wb, record, &w), 0);
+    assert_int_equal(w.n, 6);
+    const rill_state_op ops[] = { RILL_STATE_PUT, RILL_STATE_DELETE, RILL_STATE_DELETE_RANGE,
+                                  RILL_STATE_DELETE_RANGE, RILL_STATE_DELETE_RANGE,
+                                  RILL_STATE_PUT };
+    const uint32_t nss[] = { 7, 8, 9, 9, 10, 7 };
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(w.op[i], ops[i]);
+        assert_int_equal(w.ns[i], nss[i]);
+    }
+    assert_int_equal(w.kn[0], 2);
+    assert_memory_equal(w.key[0], "k\0", 2);
+    assert_int_equal(w.vn[0], 3);
+    assert_memory_equal(w.val[0], "val", 3);
+    assert_int_equal(w.kn[1], 0);
+    assert_int_equal(w.vn[2], 1);
+    assert_memory_equal(w.val[2], "b", 1);
+    /* an empty end key is a bound (val not NULL); no end key is the end */
+    assert_false(w.val_null[3]);
+    assert_int_equal(w.vn[3], 0);
+    assert_true(w.val_null[4]);
+
+    /* a non-zero return stops the walk and is handed back */
+    seen w2 = { .stop_at = 2 };
+    assert_int_equal(rill__state_batch_each(wb, record, &w2), 42);
+    assert_int_equal(w2.n, 2);
+
+    /* clear empties it; it fills again from the front */
+    rill__state_batch_clear(wb);
+    assert_int_equal(rill__state_batch_count(wb), 0);
+    seen w3 = { 0 };
+    assert_int_equal(rill__state_batch_each(wb, record, &w3), 0);
+    assert_int_equal(w3.n, 0);
+    /* many records: the buffer grows and keeps every byte */
+    for (int i = 0; i < 5000; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "%05d", i);
+        assert_int_equal(rill__state_batch_put(wb, 1, k, 5, k, 5), 0);
+    }
+    assert_int_equal(rill__state_batch_count(wb), 5000);
+    int next = 0;
+    assert_int_equal(rill__state_batch_each(wb, check_numbered, &next), 0);
+    assert_int_equal(next, 5000);
+    rill__state_batch_free(wb);
+}
+
 /* ---- memory only ----------------------------------------------------------- */
 
 /* Assert that ns holds exactly keys[i] = vals[i], in this order. */
@@ -1257,7 +1359,9 @@ static void test_memory_allocation_failures(void **state) {
 int main(void) {
     const struct CMUnitTest memory[] = { CONFORMANCE(ON_MEMORY) MEMORY_ONLY(ON_MEMORY) };
     const struct CMUnitTest rocksdb[] = { CONFORMANCE(ON_ROCKSDB) ROCKSDB_ONLY(ON_ROCKSDB) };
-    int failed = cmocka_run_group_tests_name("state conformance: memory", memory, NULL, NULL);
+    const struct CMUnitTest batch[] = { cmocka_unit_test(test_write_batch_log) };
+    int failed = cmocka_run_group_tests_name("write batch", batch, NULL, NULL);
+    failed += cmocka_run_group_tests_name("state conformance: memory", memory, NULL, NULL);
     failed += cmocka_run_group_tests_name("state conformance: rocksdb", rocksdb, NULL, NULL);
     return failed ? 1 : 0;
 }
