@@ -618,6 +618,7 @@ typedef struct commit_in_scan {
 } commit_in_scan;
 
 static int try_commit(void *user, const void *key, size_t klen, const void *val, size_t vlen) {
+    (void)key, (void)klen, (void)val, (void)vlen;
     commit_in_scan *c = user;
     c->rc = rill__state_commit(c->s, c->wb);
     return c->rc;
@@ -1176,6 +1177,7 @@ static int record(void *user, rill_state_op op, uint32_t ns, const void *key, si
 /* Records i = 0, 1, ... must be puts of key and value "%05d" % i. */
 static int check_numbered(void *user, rill_state_op op, uint32_t ns, const void *key,
                           size_t klen, const void *val, size_t vlen) {
+    (void)ns;
     int *next = user;
     char k[8];
     snprintf(k, sizeof k, "%05d", (*next)++);
