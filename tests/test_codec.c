@@ -418,6 +418,10 @@ static void bad_invalid_byte(msgpack_packer *pk) {
     msgpack_sbuffer_write(pk->data, "\xc1", 1);
 }
 
+static void bad_invalid_event(msgpack_packer *pk) {
+    msgpack_sbuffer_write(pk->data, "\xc1", 1);
+}
+
 typedef struct bad_case {
     const char *what;
     pack_fn pack;
@@ -451,6 +455,7 @@ static const bad_case BAD_CASES[] = {
     { "string event", bad_not_a_map, RILL_DEAD_NOT_A_MAP, "not a map" },
     { "array event", bad_not_a_map_array, RILL_DEAD_NOT_A_MAP, "not a map" },
     { "0xc1 value", bad_invalid_byte, RILL_DEAD_INVALID_MSGPACK, "'price'" },
+    { "0xc1 event", bad_invalid_event, RILL_DEAD_INVALID_MSGPACK, "invalid byte" },
 };
 
 /* Each bad event, in a batch between good ones and alone as a message:
