@@ -28,6 +28,10 @@ typedef struct rill_column {
         void *raw;
     } data;
     uint8_t *valid; /* one byte per row: 1 = present, 0 = null */
+    /* RILL_STRING, RILL_F64_LIST: where the spans point, as the address of
+     * the owning batch's arena pointer (so it follows the arena as it
+     * grows); lets a reader holding only the column reach the bytes. */
+    char *const *arena;
 } rill_column;
 
 struct rill_batch {
