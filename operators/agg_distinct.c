@@ -1,0 +1,119 @@
+/* operators/agg_distinct.c — approximate count of distinct values
+ * (HyperLogLog).
+ *
+ * HyperLogLog (Flajolet, Fusy, Gandouet, Meunier 2007): each value is
+ * hashed to 64 bits with xxHash (XXH3_64bits); the top p bits pick one of
+ * m = 2^p registers, and the register keeps the largest rank seen, the
+ * rank being the position of the first 1 bit in the remaining 64 - p bits.
+ * The estimate is E = alpha_m m^2 / sum_j 2^-M[j]; below 2.5 m, while some
+ * registers are still zero, linear counting m ln(m / zeros) is used
+ * instead (the paper's small-range correction). A 64-bit hash needs no
+ * large-range correction. Relative standard error: 1.04 / sqrt(m), i.e.
+ * 1.6 % at the default p = 12 (4 KiB), 0.8 % at p = 14, 26 % at p = 4.
+ * The estimate of no values is 0.
+ *
+ * The accumulator is the m one-byte registers, nothing else; merge takes
+ * the register-wise maximum, so merging partials gives exactly the sketch
+ * of the whole stream, in any order. There is no subtract.
+ *
+ * Values hash by their bytes in the input type: i64 as its 8 bytes, f64 as
+ * its 8 bytes with -0 folded onto +0 (they compare equal), bool as one byte
+ * 0/1, strings and f64 lists as their bytes in the batch arena. Events
+ * without the field are skipped. Not the HyperLogLog++ refinements (sparse
+ * form, empirical bias tables): just above 2.5 m the raw estimate has a
+ * small known bias, well inside the standard error.
+ */
+#include <math.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "operators/agg_impl.h"
+
+static void hll_insert(const rill_agg *a, uint8_t *reg, uint64_t h) {
+    unsigned p = a->param;
+    uint64_t idx = h >> (64 - p);
+    uint64_t w = h << p; /* the low p bits are zero, so a nonzero w has clz < 64 - p */
+    uint8_t rank = w ? (uint8_t)(__builtin_clzll(w) + 1) : (uint8_t)(64 - p + 1);
+    if (rank > reg[idx]) reg[idx] = rank;
+}
+
+static void hll_f64_add(const rill_agg *a, void *acc, const rill_column *col, size_t row,
+                        int64_t ts) {
+    if (!col->valid[row]) return;
+    double v = col->data.f64[row];
+    if (v == 0) v = 0.0; /* -0 == +0 */
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    hll_insert(a, acc, XXH3_64bits(&bits, sizeof bits));
+}
+
+static void hll_i64_add(const rill_agg *a, void *acc, const rill_column *col, size_t row,
+                        int64_t ts) {
+    if (!col->valid[row]) return;
+    int64_t v = col->data.i64[row];
+    hll_insert(a, acc, XXH3_64bits(&v, sizeof v));
+}
+
+static void hll_bool_add(const rill_agg *a, void *acc, const rill_column *col, size_t row,
+                         int64_t ts) {
+    if (!col->valid[row]) return;
+    uint8_t v = col->data.b[row] ? 1 : 0;
+    hll_insert(a, acc, XXH3_64bits(&v, 1));
+}
+
+/* Strings and lists: the bytes their span points at in the batch arena. */
+static void hll_bytes_add(const rill_agg *a, void *acc, const rill_column *col, size_t row,
+                          int64_t ts) {
+    if (!col->valid[row]) return;
+    rill_span s = col->data.span[row];
+    hll_insert(a, acc, XXH3_64bits(*col->arena + s.off, s.len));
+}
+
+static void hll_merge(const rill_agg *a, void *dst, const void *src) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    size_t m = (size_t)1 << a->param;
+    for (size_t j = 0; j < m; j++)
+        if (s[j] > d[j]) d[j] = s[j];
+}
+
+static double alpha(size_t m) {
+    if (m == 16) return 0.673;
+    if (m == 32) return 0.697;
+    if (m == 64) return 0.709;
+    return 0.7213 / (1.0 + 1.079 / (double)m);
+}
+
+static void hll_result(const rill_agg *a, const void *acc, int64_t start, int64_t end,
+                       rill_value *out) {
+    const uint8_t *reg = acc;
+    size_t m = (size_t)1 << a->param, zeros = 0;
+    double sum = 0;
+    for (size_t j = 0; j < m; j++) {
+        sum += ldexp(1.0, -(int)reg[j]);
+        zeros += reg[j] == 0;
+    }
+    double md = (double)m;
+    double e = alpha(m) * md * md / sum;
+    if (e <= 2.5 * md && zeros) e = md * log(md / (double)zeros);
+    *out = rill_i64((int64_t)llround(e));
+}
+
+#define V RILL_AGG_OPS_VERSION
+#define Z rill__agg_init_zero
+static const rill_agg_ops hll_f64_ops = { V, Z, hll_f64_add, hll_merge, NULL, hll_result };
+static const rill_agg_ops hll_i64_ops = { V, Z, hll_i64_add, hll_merge, NULL, hll_result };
+static const rill_agg_ops hll_bool_ops = { V, Z, hll_bool_add, hll_merge, NULL, hll_result };
+static const rill_agg_ops hll_bytes_ops = { V, Z, hll_bytes_add, hll_merge, NULL, hll_result };
+
+int rill__agg_pick_distinct(rill_agg *a) {
+    switch (a->in_type) {
+    case RILL_F64: a->ops = &hll_f64_ops; break;
+    case RILL_I64: a->ops = &hll_i64_ops; break;
+    case RILL_BOOL: a->ops = &hll_bool_ops; break;
+    default: a->ops = &hll_bytes_ops; break; /* strings, lists */
+    }
+    a->out_type = RILL_I64;
+    a->size = (size_t)1 << a->param;
+    return RILL_OK;
+}
