@@ -158,43 +158,76 @@ static int32_t merge(tnode *T, int32_t a, int32_t b) {
     return b;
 }
 
+/* Insert node x: walk down while the nodes outrank x (counting x into their
+ * subtrees on the way), then split the rest below x. Treap theory bounds
+ * the expected length of that split by a constant. */
 static void treap_insert(rill_metrics *m, int32_t x) {
     tnode *T = m->node;
-    int32_t a, b;
-    split(T, m->root, T[x].score, T[x].seq, &a, &b);
-    T[x].l = T[x].r = NIL;
+    const uint32_t p = T[x].pos, q = !T[x].pos;
+    int32_t *link = &m->root;
+    while (*link != NIL && T[*link].prio > T[x].prio) {
+        int32_t t = *link;
+        T[t].npos += p;
+        T[t].nneg += q;
+        link = key_before(&T[t], T[x].score, T[x].seq) ? &T[t].r : &T[t].l;
+    }
+    split(T, *link, T[x].score, T[x].seq, &T[x].l, &T[x].r);
     pull(T, x);
-    m->root = merge(T, merge(T, a, x), b);
+    *link = x;
 }
 
+/* Remove node x (present): walk down to it, uncounting it on the way, and
+ * put the merge of its children in its place. */
 static void treap_erase(rill_metrics *m, int32_t x) {
     tnode *T = m->node;
-    int32_t a, b, mid, c;
-    split(T, m->root, T[x].score, T[x].seq, &a, &b);
-    split(T, b, T[x].score, T[x].seq + 1, &mid, &c);
-    m->root = merge(T, a, c);
+    const uint32_t p = T[x].pos, q = !T[x].pos;
+    int32_t *link = &m->root;
+    while (*link != x) {
+        int32_t t = *link;
+        T[t].npos -= p;
+        T[t].nneg -= q;
+        link = key_before(&T[t], T[x].score, T[x].seq) ? &T[t].r : &T[t].l;
+    }
+    *link = merge(T, T[x].l, T[x].r);
 }
 
-/* Entries of class pos (1) or neg (0) with score < s, and with score <= s. */
+static uint64_t count_of(const tnode *T, int32_t t, int cls) {
+    return t == NIL ? 0 : cls ? T[t].npos : T[t].nneg;
+}
+
+/* Entries of class cls (1 positive, 0 negative) with score < s (*lt) and
+ * score <= s (*le). One walk down; at the first node scored exactly s the
+ * two counts part: its left subtree only holds scores <= s. */
 static void treap_count(const rill_metrics *m, int cls, double s, uint64_t *lt, uint64_t *le) {
     const tnode *T = m->node;
-    uint64_t below = 0, upto = 0;
-    for (int32_t t = m->root; t != NIL;) {
+    uint64_t below = 0, upto;
+    int32_t t = m->root;
+    while (t != NIL && T[t].score != s) {
         if (T[t].score < s) {
-            int32_t l = T[t].l;
-            below += (l != NIL ? (cls ? T[l].npos : T[l].nneg) : 0) + (T[t].pos == cls);
+            below += count_of(T, T[t].l, cls) + (T[t].pos == cls);
             t = T[t].r;
         } else {
             t = T[t].l;
         }
     }
-    for (int32_t t = m->root; t != NIL;) {
-        if (T[t].score <= s) {
-            int32_t l = T[t].l;
-            upto += (l != NIL ? (cls ? T[l].npos : T[l].nneg) : 0) + (T[t].pos == cls);
-            t = T[t].r;
-        } else {
-            t = T[t].l;
+    upto = below;
+    if (t != NIL) {
+        upto += count_of(T, T[t].l, cls) + (T[t].pos == cls);
+        for (int32_t u = T[t].r; u != NIL;) { /* scores <= s on the right */
+            if (T[u].score <= s) {
+                upto += count_of(T, T[u].l, cls) + (T[u].pos == cls);
+                u = T[u].r;
+            } else {
+                u = T[u].l;
+            }
+        }
+        for (int32_t u = T[t].l; u != NIL;) { /* scores < s on the left */
+            if (T[u].score < s) {
+                below += count_of(T, T[u].l, cls) + (T[u].pos == cls);
+                u = T[u].r;
+            } else {
+                u = T[u].l;
+            }
         }
     }
     *lt = below;
