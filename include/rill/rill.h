@@ -7,6 +7,7 @@
 #include "rill/graph.h"
 #include "rill/plan.h"
 #include "rill/state.h"
+#include "rill/engine.h"
 
 #define RILL_VERSION "0.1.0"
 
