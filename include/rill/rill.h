@@ -8,6 +8,7 @@
 #include "rill/plan.h"
 #include "rill/state.h"
 #include "rill/engine.h"
+#include "rill/learn.h"
 
 #define RILL_VERSION "0.1.0"
 
