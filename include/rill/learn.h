@@ -112,14 +112,16 @@ typedef enum rill_sgd_loss {
     /* Least squares regression: any finite label; prediction: the value. */
     RILL_SGD_SQUARED = 1,
     /* Linear SVM (hinge loss max(0, 1 - y*f)), labels as for logistic.
-     * Prediction: the margin f (positive class when > 0). */
+     * Prediction: the margin f (positive class when >= 0). */
     RILL_SGD_HINGE = 2,
 } rill_sgd_loss;
 
 typedef enum rill_sgd_schedule {
     RILL_SGD_CONSTANT = 0,   /* eta = eta0 */
     RILL_SGD_INVSCALING = 1, /* eta = eta0 / t^power, t = 1, 2, ... the step number */
-    RILL_SGD_ADAGRAD = 2,    /* per weight: eta0 / (sqrt(sum of its squared gradients) + eps) */
+    /* Per weight: eta0 / (sqrt(sum of its squared gradients) + eps); the
+     * intercept has its own sum and intercept_eta0. */
+    RILL_SGD_ADAGRAD = 2,
 } rill_sgd_schedule;
 
 /* Options; zero-initialise and set what differs from the defaults. */
@@ -148,9 +150,11 @@ typedef struct rill_sgd_opts {
     /* 0 or 1: one step per example (the default). N > 1: mini-batch —
      * each example's gradient is computed at the weights of the last step
      * and accumulated; after every N examples one step is taken with their
-     * average. Examples are counted across calls, so how a stream is split
-     * into rill_sgd_learn() calls never changes the result in either mode;
-     * the two modes give different weights for the same stream. */
+     * average (clipping applies to that average). The standardisation
+     * statistics still advance with every example. Examples are counted
+     * across calls, so how a stream is split into rill_sgd_learn() calls
+     * never changes the result in either mode; the two modes give different
+     * weights for the same stream. */
     uint32_t batch;
 } rill_sgd_opts;
 
