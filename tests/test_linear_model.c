@@ -1,6 +1,7 @@
 /* tests/test_linear_model.c — liblinear models (learners/linear_model.c).
  *
- * Parity with liblinear's own programs: a synthetic data set is written in
+ * Parity with liblinear's own programs (solvers 0, 2, 6 and 7, two and three
+ * classes, with and without bias): a synthetic data set is written in
  * libsvm format to a temporary directory, `train` (liblinear-train on
  * Debian) fits a model, `predict` scores the same rows, and rill, loading the
  * model file, must give the same label and the same probabilities (1e-6:
@@ -155,7 +156,8 @@ static int teardown(void **st) {
     (void)st;
     static const char *const files[] = {
         "bin.txt", "tri.txt", "m_s0_bin", "m_s0_tri", "m_s2_bin", "m_s2_tri", "o_s0_bin",
-        "o_s0_tri", "o_s2_bin", "o_s2_tri", "garbage", NULL,
+        "o_s0_tri", "o_s2_bin", "o_s2_tri", "m_s6_bin", "o_s6_bin", "m_s7_tri", "o_s7_tri",
+        "garbage", NULL,
     };
     char p[256];
     for (const char *const *f = files; *f; f++) {
@@ -224,7 +226,7 @@ static void parity(const char *data, const int *y, int nr_class, int solver, int
     path_in(mpath, sizeof mpath, model);
     path_in(opath, sizeof opath, outname);
     snprintf(s, sizeof s, "%d", solver);
-    int probabilistic = solver == 0;
+    int probabilistic = solver == 0 || solver == 6 || solver == 7; /* the logistic ones */
     char *targv[] = { tool_train, "-s", s, "-B", bias ? "1" : "-1", dpath, mpath, NULL };
     assert_int_equal(run(targv), 0);
     char *pargv_b[] = { tool_predict, "-b", "1", dpath, mpath, opath, NULL };
@@ -317,6 +319,16 @@ static void test_parity_s2_binary(void **st) {
 static void test_parity_s2_three(void **st) {
     (void)st;
     parity("tri.txt", Y3, 3, 2, 1, "m_s2_tri", "o_s2_tri");
+}
+
+/* the other logistic solvers: L1R_LR and L2R_LR_DUAL */
+static void test_parity_s6_binary(void **st) {
+    (void)st;
+    parity("bin.txt", Y2, 2, 6, 1, "m_s6_bin", "o_s6_bin");
+}
+static void test_parity_s7_three(void **st) {
+    (void)st;
+    parity("tri.txt", Y3, 3, 7, 0, "m_s7_tri", "o_s7_tri");
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -473,6 +485,8 @@ int main(void) {
         cmocka_unit_test(test_parity_s0_three),
         cmocka_unit_test(test_parity_s2_binary),
         cmocka_unit_test(test_parity_s2_three),
+        cmocka_unit_test(test_parity_s6_binary),
+        cmocka_unit_test(test_parity_s7_three),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_regression),
