@@ -7,8 +7,10 @@
  * socket, feeds the CSV with rill-feed, stops the engine with SIGTERM (which
  * flushes every open window) and compares each tapped window record with a
  * brute-force recomputation of the CSV. A second run feeds the same events
- * as JSON lines through a reliable source, and a third checks the tools'
- * exit statuses for bad endpoints, missing files and usage errors.
+ * as JSON lines through a reliable source, a third feeds a reliable source
+ * whose engine is stopped (SIGSTOP) for a while so that rill-feed resends
+ * and the engine must drop the duplicates, and a last one checks the
+ * tools' exit statuses for bad endpoints, missing files and usage errors.
  * Sockets are ipc paths in a fresh temporary directory; every child process
  * is killed and reaped even when an assertion fails (see teardown).
  * RILL_TEST_SEED=<n> replays a stream.
@@ -212,7 +214,7 @@ static size_t read_tap(const char *path, line_fn fn, void *user) {
 
 typedef struct metrics_seen {
     bool any;
-    json_int_t decoded, rejected, late;
+    json_int_t decoded, rejected, late, duplicates;
     bool final;
 } metrics_seen;
 
@@ -223,6 +225,7 @@ static void on_metrics(json_t *obj, void *user) {
     m->decoded = json_integer_value(json_object_get(obj, "decoded"));
     m->rejected = json_integer_value(json_object_get(obj, "rejected"));
     m->late = json_integer_value(json_object_get(obj, "late"));
+    m->duplicates = json_integer_value(json_object_get(obj, "duplicates"));
     m->final = m->final || json_is_true(json_object_get(obj, "final"));
 }
 
@@ -278,13 +281,21 @@ static void on_stats(json_t *obj, void *user) {
 
 /* ---- the pipeline -------------------------------------------------------------------- */
 
-/* engine -> tap -> feed (CSV over PULL, or JSON lines over a reliable
- * source) -> SIGTERM -> compare. */
-static void pipeline(bool reliable) {
+typedef enum mode {
+    CSV_PULL,       /* CSV over a PULL source */
+    JSONL_RELIABLE, /* JSON lines over a reliable source */
+    CSV_STALLED,    /* CSV over a reliable source whose engine stops (SIGSTOP)
+                       for a while: rill-feed resends, the engine drops the
+                       duplicates, every event still counts once */
+} mode;
+
+/* engine -> tap -> feed -> SIGTERM -> compare. */
+static void pipeline(mode md) {
     uint64_t seed = getenv("RILL_TEST_SEED") ? strtoull(getenv("RILL_TEST_SEED"), NULL, 10)
                                              : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
     rng_state = seed | 1;
-    printf("pipeline (%s): seed %llu\n", reliable ? "reliable, JSON lines" : "CSV",
+    printf("pipeline (%s): seed %llu\n",
+           md == CSV_PULL ? "CSV" : md == JSONL_RELIABLE ? "reliable, JSON lines" : "reliable, stalled",
            (unsigned long long)seed);
     static oracle o;
     memset(&o, 0, sizeof o);
@@ -346,9 +357,36 @@ static void pipeline(bool reliable) {
     char *fargv_csv[] = { feed, "-e", in_ep, "-b", "50", "-q", csv, NULL };
     char *fargv_rel[] = { feed, "-e", rel_ep, "--reliable", "--producer", "test-feed", "-b", "40",
                           "-q", jsonl, NULL };
-    pid_t fpid = spawn(reliable ? fargv_rel : fargv_csv, -1, -1);
+    char *fargv_stall[] = { feed, "-e", rel_ep, "--reliable", "--producer", "test-feed", "-b", "20",
+                            "--rate", "4000", "--ack-timeout", "150", "-q", csv, NULL };
+    char ferr[128];
+    path_in(ferr, sizeof ferr, "feed.err");
+    int efd = open(ferr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(efd >= 0);
+    pid_t fpid = spawn(md == CSV_PULL ? fargv_csv : md == JSONL_RELIABLE ? fargv_rel : fargv_stall,
+                       -1, efd);
+    close(efd);
+    if (md == CSV_STALLED) {
+        usleep(200000);
+        assert_int_equal(kill(epid, SIGSTOP), 0);
+        usleep(700000);
+        assert_int_equal(kill(epid, SIGCONT), 0);
+    }
     int frc = wait_exit(fpid, 30000);
+    FILE *ef = fopen(ferr, "r");
+    assert_non_null(ef);
+    char summary[1024] = "";
+    while (fgets(summary, sizeof summary, ef) && !strstr(summary, "rill-feed: sent")) {}
+    fclose(ef);
+    printf("%s", summary);
     assert_int_equal(frc, 0);
+    unsigned long long resent = 0;
+    const char *rs = strstr(summary, " resent");
+    if (rs) {
+        while (rs > summary && rs[-1] >= '0' && rs[-1] <= '9') rs--;
+        resent = strtoull(rs, NULL, 10);
+    }
+    if (md == CSV_STALLED) assert_true(resent > 0);
 
     /* all events in, then SIGTERM: drain, flush, exit 0 */
     until = now_ms() + 10000;
@@ -365,6 +403,8 @@ static void pipeline(bool reliable) {
 
     metrics_seen m = last_metrics(tapf);
     assert_true(m.final);
+    if (md == CSV_STALLED) assert_true(m.duplicates > 0);
+    else assert_int_equal(m.duplicates, 0);
     assert_int_equal(m.decoded, n);
     assert_int_equal(m.rejected, 0);
     assert_int_equal(m.late, 0);
@@ -379,8 +419,9 @@ static void pipeline(bool reliable) {
     free(rows);
 }
 
-static void test_csv_pipeline(void **state) { pipeline(false); }
-static void test_reliable_jsonl_pipeline(void **state) { pipeline(true); }
+static void test_csv_pipeline(void **state) { pipeline(CSV_PULL); }
+static void test_reliable_jsonl_pipeline(void **state) { pipeline(JSONL_RELIABLE); }
+static void test_reliable_stalled_pipeline(void **state) { pipeline(CSV_STALLED); }
 
 /* Exit statuses of the tools, as their --help documents them. */
 static void test_tool_exit_codes(void **state) {
@@ -436,6 +477,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_csv_pipeline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reliable_jsonl_pipeline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reliable_stalled_pipeline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tool_exit_codes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
