@@ -4,8 +4,8 @@
  * msgpack reader. Each event map is read entry by entry; names are looked up
  * first by position (producers send their fields in the same order every
  * time, so "the entry at position p was field f last time" is nearly always
- * right and costs one memcmp) and otherwise in a small open-addressing hash
- * table. Values are checked and parked in per-field scratch slots (strings
+ * right and costs one masked 8-byte compare) and otherwise in a small
+ * open-addressing hash table. Values are checked and parked in per-field scratch slots (strings
  * stay pointers into the message); only when the whole event is known good
  * is a row appended and the parked values written to the columns. A bad
  * event therefore never touches the batch, and nothing is allocated per
