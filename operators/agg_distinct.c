@@ -4,12 +4,26 @@
  * HyperLogLog (Flajolet, Fusy, Gandouet, Meunier 2007): each value is
  * hashed to 64 bits with xxHash (XXH3_64bits); the top p bits pick one of
  * m = 2^p registers, and the register keeps the largest rank seen, the
- * rank being the position of the first 1 bit in the remaining 64 - p bits.
- * The estimate is E = alpha_m m^2 / sum_j 2^-M[j]; below 2.5 m, while some
- * registers are still zero, linear counting m ln(m / zeros) is used
- * instead (the paper's small-range correction). A 64-bit hash needs no
- * large-range correction. Relative standard error: 1.04 / sqrt(m), i.e.
- * 1.6 % at the default p = 12 (4 KiB), 0.8 % at p = 14, 26 % at p = 4.
+ * rank being the position of the first 1 bit in the remaining q = 64 - p
+ * bits (q + 1 when they are all 0). Relative standard error of the count:
+ * 1.04 / sqrt(m), i.e. 1.6 % at the default p = 12 (4 KiB of registers),
+ * 0.8 % at p = 14, 0.4 % at p = 16, 26 % at p = 4.
+ *
+ * The estimate is Ertl's "improved raw estimator" (O. Ertl, New cardinality
+ * estimation algorithms for HyperLogLog sketches, 2017; Redis uses it too),
+ * computed from the histogram C[k] of the register values:
+ *   E = alpha_m m^2 / (m sigma(C[0]/m) + sum_k C[k] 2^-k + m tau(1 - C[q+1]/m) 2^-q)
+ * The sigma term is the small-range correction: while registers are empty
+ * it turns the estimate into linear counting, m ln(m / C[0]), smoothly; tau
+ * does the same for saturated registers at the top of the range. We keep
+ * the original paper's alpha_m (0.673 at m = 16 ... 0.7213 / (1 + 1.079/m))
+ * where Ertl uses its limit 1/(2 ln 2): the limit overestimates by 7 % at
+ * p = 4 and by less than 1 % from p = 7 on.
+ * This replaces the original paper's switch (linear counting while the raw
+ * estimate is below 2.5 m), which is decided by a raw estimate that is still
+ * biased there (+2.6 % at 2.44 m): around 2.5 m it more than doubled the
+ * mean error in our measurements (2.5 % against 1.0 % at p = 12, n = 10 000,
+ * 200 trials), and only HyperLogLog++'s empirical bias tables fix that.
  * The estimate of no values is 0.
  *
  * The accumulator is the m one-byte registers, nothing else; merge takes
@@ -19,9 +33,8 @@
  * Values hash by their bytes in the input type: i64 as its 8 bytes, f64 as
  * its 8 bytes with -0 folded onto +0 (they compare equal), bool as one byte
  * 0/1, strings and f64 lists as their bytes in the batch arena. Events
- * without the field are skipped. Not the HyperLogLog++ refinements (sparse
- * form, empirical bias tables): just above 2.5 m the raw estimate has a
- * small known bias, well inside the standard error.
+ * without the field are skipped. No sparse representation: the registers
+ * take 2^p bytes from the first value on.
  */
 #include <math.h>
 #include <string.h>
@@ -66,7 +79,8 @@ static void hll_bytes_add(const rill_agg *a, void *acc, const rill_column *col, 
                           int64_t ts) {
     if (!col->valid[row]) return;
     rill_span s = col->data.span[row];
-    hll_insert(a, acc, XXH3_64bits(*col->arena + s.off, s.len));
+    /* an empty value may come before the arena has any memory at all */
+    hll_insert(a, acc, XXH3_64bits(s.len ? *col->arena + s.off : "", s.len));
 }
 
 static void hll_merge(const rill_agg *a, void *dst, const void *src) {
@@ -84,18 +98,44 @@ static double alpha(size_t m) {
     return 0.7213 / (1.0 + 1.079 / (double)m);
 }
 
+/* sigma(x) = x + sum_{k>=1} x^(2^k) 2^(k-1), for the empty registers (x < 1). */
+static double hll_sigma(double x) {
+    if (x == 1.0) return INFINITY;
+    double y = 1, z = x, prev;
+    do {
+        x *= x;
+        prev = z;
+        z += x * y;
+        y += y;
+    } while (z != prev);
+    return z;
+}
+
+/* tau(x) = (1 - x - sum_{k>=1} (1 - x^(2^-k))^2 2^-k) / 3, for the saturated ones. */
+static double hll_tau(double x) {
+    if (x == 0.0 || x == 1.0) return 0;
+    double y = 1, z = 1 - x, prev;
+    do {
+        x = sqrt(x);
+        prev = z;
+        y *= 0.5;
+        z -= (1 - x) * (1 - x) * y;
+    } while (z != prev);
+    return z / 3;
+}
+
 static void hll_result(const rill_agg *a, const void *acc, int64_t start, int64_t end,
                        rill_value *out) {
     const uint8_t *reg = acc;
-    size_t m = (size_t)1 << a->param, zeros = 0;
-    double sum = 0;
-    for (size_t j = 0; j < m; j++) {
-        sum += ldexp(1.0, -(int)reg[j]);
-        zeros += reg[j] == 0;
-    }
+    unsigned q = 64 - a->param;
+    size_t m = (size_t)1 << a->param;
+    size_t hist[66] = { 0 }; /* register values 0..q+1 <= 61 */
+    for (size_t j = 0; j < m; j++) hist[reg[j]]++;
     double md = (double)m;
-    double e = alpha(m) * md * md / sum;
-    if (e <= 2.5 * md && zeros) e = md * log(md / (double)zeros);
+    double z = md * hll_tau(1.0 - (double)hist[q + 1] / md);
+    for (unsigned k = q; k >= 1; k--) z = 0.5 * (z + (double)hist[k]);
+    z += md * hll_sigma((double)hist[0] / md);
+    double e = alpha(m) * md * md / z; /* 0 when every register is empty (z infinite) */
     *out = rill_i64((int64_t)llround(e));
 }
 
