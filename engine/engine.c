@@ -558,9 +558,14 @@ const char *rill_engine_sink_endpoint(const rill_engine *e, size_t i) {
 static volatile sig_atomic_t s_signalled;
 static volatile sig_atomic_t s_signal_fd = -1;
 
+/* The first SIGINT/SIGTERM asks for a clean stop; a second one, while the
+ * stop is under way, ends the process the default way. */
 static void on_signal(int sig) {
-    (void)sig;
     int saved = errno;
+    if (s_signalled) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
     s_signalled = 1;
     int fd = s_signal_fd;
     if (fd >= 0) {

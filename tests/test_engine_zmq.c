@@ -1062,6 +1062,81 @@ static void test_stop_before_run(void **state) {
     rill_engine_free(e);
 }
 
+/* ---- processing time, strict sources ---------------------------------------------------- */
+
+/* A processing-time source takes events without "ts" and windows them by
+ * the wall clock; a strict source rejects an unknown field. */
+static void test_processing_time_and_strict(void **state) {
+    rill_field fields[] = { { "value", RILL_F64 } };
+    rill_schema *s = rill_schema_new(fields, 1);
+    rill_graph *g = rill_graph_new();
+    assert_non_null(s);
+    assert_non_null(g);
+    rill_source_opts so = { .time = RILL_TIME_PROCESSING };
+    assert_int_equal(rill_graph_source(g, "events", s, &so), RILL_OK);
+    rill_schema_free(s);
+    rill_agg_spec aggs[] = { { .kind = RILL_AGG_COUNT, .name = "count" },
+                             { .kind = RILL_AGG_SUM, .field = "value", .name = "sum" } };
+    rill_window_opts wo = { .window = rill_tumbling(3600 * 1000), .aggs = aggs, .n_aggs = 2 };
+    assert_int_equal(rill_graph_window(g, "stats", "events", &wo), RILL_OK);
+
+    rill_engine_source src = { .source = "events", .endpoint = "tcp://127.0.0.1:*", .strict = true };
+    rill_engine_sink snk = { .kind = RILL_SINK_PUB, .endpoint = "tcp://127.0.0.1:*" };
+    rill_engine_opts opts = { .sources = &src, .n_sources = 1, .sinks = &snk, .n_sinks = 1 };
+    running r;
+    start(&r, g, &opts);
+    void *sub = sock_connect(ZMQ_SUB, rill_engine_sink_endpoint(r.e, 0));
+    wait_subscribed(sub);
+    void *push = sock_connect(ZMQ_PUSH, rill_engine_source_endpoint(r.e, 0));
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    int64_t before = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    for (int i = 0; i < 3; i++) { /* no ts */
+        msgpack_pack_map(&pk, 2);
+        pack_cstr(&pk, "key"); pack_cstr(&pk, "k1");
+        pack_cstr(&pk, "value"); msgpack_pack_int64(&pk, i + 1); /* integers for f64 */
+    }
+    msgpack_pack_map(&pk, 3); /* strict: "extra" is unknown */
+    pack_cstr(&pk, "key"); pack_cstr(&pk, "k1");
+    pack_cstr(&pk, "value"); msgpack_pack_double(&pk, 100);
+    pack_cstr(&pk, "extra"); msgpack_pack_true(&pk);
+    assert_int_equal(zmq_send(push, sb.data, sb.size, 0), (int)sb.size);
+    wait_decoded(r.e, 3);
+    int64_t until = now_ms() + 5000;
+    while (rill_engine_rejected(r.e, "unknown_field") < 1 && now_ms() < until) usleep(2000);
+    assert_int_equal(rill_engine_rejected(r.e, "unknown_field"), 1);
+    rill_engine_stop(r.e);
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    int64_t after = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    rec rc;
+    rec_init(&rc);
+    bool got = false;
+    until = now_ms() + 5000;
+    while (!got && now_ms() < until)
+        if (rec_recv(sub, &rc, 100) && !strcmp(rc.topic, "stats")) got = true;
+    assert_true(got);
+    assert_int_equal(mp_int(&rc, "count"), 3);
+    assert_true(fabs(mp_num(&rc, "sum") - 6.0) < 1e-12);
+    /* the window is the wall-clock hour the events arrived in */
+    int64_t start = mp_int(&rc, "start");
+    assert_true(start <= after && start + 3600 * 1000 > before);
+    pthread_join(r.th, NULL);
+    assert_int_equal(r.rc, RILL_OK);
+
+    rec_free(&rc);
+    msgpack_sbuffer_destroy(&sb);
+    zmq_close(push);
+    zmq_close(sub);
+    rill_engine_free(r.e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_over_tcp),
@@ -1071,6 +1146,7 @@ int main(void) {
         cmocka_unit_test(test_late_jsonl_push),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_stop_before_run),
+        cmocka_unit_test(test_processing_time_and_strict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -151,14 +151,17 @@ typedef struct rill_engine_opts {
 /* Make an engine for graph g: open and bind/connect every socket, open the
  * JSON-lines files, add the engine's sinks and late-event callback to g
  * (which takes over any late callback set before) and compile it. g is
- * borrowed only during the call (the plan lives on without it).
+ * borrowed only during the call (the plan lives on without it); once the
+ * sinks are added g belongs to this engine: free it, do not compile it or
+ * hand it to another engine.
  * On success *out is the engine, freed with rill_engine_free(). On failure
  * *out is NULL, nothing stays open, and errbuf (if not NULL) says what
  * failed (the endpoint, the compile message). */
 int rill_engine_new(rill_graph *g, const rill_engine_opts *opts, rill_engine **out,
                     char *errbuf, size_t errlen);
 
-/* Run until stopped (see the top of this file). Returns RILL_OK after a
+/* Run until stopped (see the top of this file); a second SIGINT/SIGTERM
+ * during the stop ends the process. Returns RILL_OK after a
  * clean stop; an error status when the plan failed (RILL_ENOMEM, a state
  * error) or a socket failed, with rill_engine_errmsg() saying which: acks
  * not yet sent are then never sent. An engine runs once: a second call
