@@ -128,6 +128,13 @@ int rill__source_open(void *zctx, const rill_engine_source *spec, const rill_sch
     }
     int hwm = 100000, zero = 0, one = 1;
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    /* Messages a little over the limit are received and rejected with a
+     * dead letter; far over it, ZeroMQ refuses them (and drops that
+     * connection) before they take memory. */
+    int64_t hard = 4 * (int64_t)(max_message_bytes ? max_message_bytes
+                                                   : RILL_DECODE_DEFAULT_MAX_BYTES);
+    if (hard < (1 << 20)) hard = 1 << 20;
+    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &hard, sizeof hard);
     zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
     if (s->kind == RILL_SOURCE_ROUTER) /* a restarted producer takes its id back */
         zmq_setsockopt(s->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);

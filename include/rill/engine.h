@@ -121,7 +121,8 @@ typedef struct rill_engine_opts {
      * before running it; 0 = run at once with what is already queued. */
     int linger_ms;
     /* A message longer than this is rejected (reason "oversize");
-     * 0 = 16 MiB. */
+     * 0 = 16 MiB. One over 4 times this (at least 1 MiB) is refused by
+     * ZeroMQ itself, which drops the sender's connection. */
     size_t max_message_bytes;
     /* Publish "metrics" this often; 0 = 1000, negative = never. */
     int metrics_interval_ms;
