@@ -182,8 +182,11 @@ static int step(rill_plan *p, const rill_batch *batch, size_t src, const int64_t
             in.cols = po->cols;
             if ((rc = op->m->process(op, &in)) != RILL_OK) return fail(p, rc, "processing a batch", op);
         }
+        /* advance even when the watermark stays: what this batch changed
+         * behind it (an allowed-late event) may be due already */
         int64_t w = all_inputs_idle(p, po) ? op->wm : others_wm(p, po, SIZE_MAX);
-        if (w > op->wm && (rc = op->m->advance(op, w)) != RILL_OK)
+        if (w < op->wm) w = op->wm;
+        if ((rc = op->m->advance(op, w)) != RILL_OK)
             return fail(p, rc, "advancing the watermark", op);
         deliver(po);
     }

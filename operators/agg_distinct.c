@@ -36,6 +36,7 @@
  * without the field are skipped. No sparse representation: the registers
  * take 2^p bytes from the first value on.
  */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 #include <xxhash.h>
@@ -78,6 +79,7 @@ static void hll_bool_add(const rill_agg *a, void *acc, const rill_column *col, s
 static void hll_bytes_add(const rill_agg *a, void *acc, const rill_column *col, size_t row,
                           int64_t ts) {
     if (!col->valid[row]) return;
+    assert(col->arena); /* the batch sets it for its string and list columns */
     rill_span s = col->data.span[row];
     /* an empty value may come before the arena has any memory at all */
     hll_insert(a, acc, XXH3_64bits(s.len ? *col->arena + s.off : "", s.len));

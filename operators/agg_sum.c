@@ -38,9 +38,10 @@ static void sum_i64_subtract(const rill_agg *a, void *dst, const void *src) {
 static void sum_i64_result(const rill_agg *a, const void *acc, int64_t start, int64_t end,
                            rill_value *out) {
     const sum_i64_acc *x = acc;
-    /* uint64 -> int64 of an out-of-range value is implementation-defined;
-     * gcc and clang wrap, which is the two's-complement sum wanted. */
-    *out = x->n ? rill_i64((int64_t)x->s) : rill_null();
+    /* the two's-complement value of the bits, without relying on the
+     * implementation-defined conversion of an out-of-range uint64 */
+    int64_t v = x->s <= (uint64_t)INT64_MAX ? (int64_t)x->s : -(int64_t)(UINT64_MAX - x->s) - 1;
+    *out = x->n ? rill_i64(v) : rill_null();
 }
 
 #define SUM_F64_ADD(suffix, at)                                                          \

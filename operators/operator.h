@@ -62,7 +62,14 @@ static inline void rill__wm_see(rill_wm_walk *w, int64_t ts) {
     }
 }
 
-typedef struct rill_op_methods {
+typedef struct rill_op_methods rill_op_methods;
+
+/* Called before each event with the watermark just before it: fire what
+ * that watermark closed, so an event never lands in a window that closed
+ * before it arrived, however the stream was cut into batches. */
+static inline int rill__op_catch_up(rill_op *op, int64_t wm);
+
+struct rill_op_methods {
     int version;
     /* Add the rows of in->b; late rows go to rill__op_late(). May emit
      * (on-event records, global triggers, updates of fired windows). */
@@ -77,7 +84,7 @@ typedef struct rill_op_methods {
     int (*restore_key)(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen);
     size_t (*key_count)(const rill_op *op);
     void (*destroy)(rill_op *op);
-} rill_op_methods;
+};
 
 struct rill_op {
     const rill_op_methods *m;
@@ -94,6 +101,10 @@ struct rill_op {
     uint64_t events_in, late, emitted;
     char errmsg[256];
 };
+
+static inline int rill__op_catch_up(rill_op *op, int64_t wm) {
+    return wm > op->wm ? op->m->advance(op, wm) : 0;
+}
 
 /* Common set-up of base fields (name copied, aggs moved in, output batch for
  * the schema of the aggregates' outputs). On failure frees what it took. */

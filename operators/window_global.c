@@ -110,6 +110,7 @@ static int arm(glob_op *o, uint32_t idx, glob_key *k, int64_t due) {
 static int glob_process(rill_op *op, const rill_op_input *in) {
     glob_op *o = (glob_op *)op;
     const rill_batch *b = in->b;
+    op->events_in += b->len;
     int rc;
     for (size_t row = 0; row < b->len; row++) {
         int64_t ts = in->ts[row];
@@ -127,7 +128,6 @@ static int glob_process(rill_op *op, const rill_op_input *in) {
         if (ts > k->last_ts) k->last_ts = ts;
         k->count++;
         k->unemitted++;
-        op->events_in++;
         if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
         if (o->trigger == RILL_TRIGGER_EVERY_MS) {
             int64_t s = rill__floor_div(ts, o->every) * o->every;

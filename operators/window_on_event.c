@@ -185,12 +185,15 @@ static int add_pending(oe_op *o, oe_key *k, int64_t ts, const void *block, const
 static int oe_process(rill_op *op, const rill_op_input *in) {
     oe_op *o = (oe_op *)op;
     const rill_batch *b = in->b;
+    op->events_in += b->len;
     rill_wm_walk walk = rill__wm_walk_start(in);
     int rc;
     for (size_t row = 0; row < b->len; row++) {
         int64_t ts = in->ts[row];
         int64_t wm = rill__wm_now(&walk);
         rill__wm_see(&walk, ts);
+        int crc = rill__op_catch_up(op, wm);
+        if (crc) return crc;
         if (ts < wm) {
             rill__op_late(op, in, row, wm);
             continue;
@@ -204,7 +207,6 @@ static int oe_process(rill_op *op, const rill_op_input *in) {
         if ((rc = key_ready(o, k)) != RILL_OK) return rc;
         rill__agg_block_init(&op->aggs, o->one);
         rill__agg_block_add(&op->aggs, o->one, in->cols, row, ts);
-        op->events_in++;
         if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
         const void *id = rill__batch_bytes(b, b->id[row]);
         size_t idlen = b->id[row].len;

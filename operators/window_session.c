@@ -14,7 +14,8 @@
  * A session that fired and then changes (an allowed-late event extends it or
  * bridges it with another) fires again at the next watermark step, flagged
  * RILL_RECORD_UPDATE, with its new extent; the earlier record is superseded.
- * Sessions are dropped once end + allowed lateness <= W.
+ * A fired session is dropped once no event that is still on time could join
+ * it: end + gap + allowed lateness <= W.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +55,19 @@ static sess_hdr *sess_at(const sess_op *o, const sess_key *k, uint32_t i) {
 static char *sess_block(sess_hdr *h) { return (char *)(h + 1); }
 static int64_t sess_end(const sess_op *o, const sess_hdr *h) { return rill__time_add(h->last, o->gap); }
 
+/* A fired session is kept while an event that is not late could still
+ * join it: such an event has t + gap + lateness > W and joins when
+ * t < last + gap, so once end + gap + lateness <= W none can. */
+static int64_t drop_time(const sess_op *o, const sess_hdr *h) {
+    return rill__time_add(rill__time_add(sess_end(o, h), o->gap), o->base.lateness);
+}
+
 static int64_t key_due(const sess_op *o, const sess_key *k) {
     int64_t due = RILL_TIME_MAX;
     for (uint32_t i = 0; i < k->n; i++) {
         const sess_hdr *h = sess_at(o, k, i);
         int64_t t = sess_end(o, h);
-        if (h->flags & S_FIRED) t = rill__time_add(t, o->base.lateness);
+        if (h->flags & S_FIRED) t = drop_time(o, h);
         if (t < due) due = t;
     }
     return due;
@@ -144,11 +152,14 @@ static int sess_add(sess_op *o, sess_key *k, const rill_op_input *in, size_t row
 static int sess_process(rill_op *op, const rill_op_input *in) {
     sess_op *o = (sess_op *)op;
     const rill_batch *b = in->b;
+    op->events_in += b->len;
     rill_wm_walk walk = rill__wm_walk_start(in);
     for (size_t row = 0; row < b->len; row++) {
         int64_t ts = in->ts[row];
         int64_t wm = rill__wm_now(&walk);
         rill__wm_see(&walk, ts);
+        int crc = rill__op_catch_up(op, wm);
+        if (crc) return crc;
         if (rill__time_add(rill__time_add(ts, o->gap), op->lateness) <= wm) {
             rill__op_late(op, in, row, wm);
             continue;
@@ -163,7 +174,6 @@ static int sess_process(rill_op *op, const rill_op_input *in) {
         if (!rc) rc = mark_dirty(o, idx, k);
         if (!rc) rc = reschedule(o, idx, k);
         if (rc) return rc;
-        op->events_in++;
     }
     return RILL_OK;
 }
@@ -187,7 +197,7 @@ static int process_key(sess_op *o, uint32_t idx, int64_t wm) {
     uint32_t keep = 0;
     for (uint32_t i = 0; i < k->n; i++) {
         sess_hdr *h = sess_at(o, k, i);
-        if ((h->flags & S_FIRED) && rill__time_add(sess_end(o, h), o->base.lateness) <= wm) {
+        if ((h->flags & S_FIRED) && drop_time(o, h) <= wm) {
             changed = true;
             continue;
         }

@@ -47,7 +47,7 @@ typedef struct sliced_key {
     rill_fifo_agg *fifo;      /* sliding only */
 } sliced_key;
 
-typedef struct refire { uint32_t key; int64_t end; } refire;
+typedef struct refire { uint32_t key; uint32_t flags; int64_t end; } refire;
 
 typedef struct sliced_op {
     rill_op base;
@@ -202,6 +202,16 @@ static void scan_window(sliced_op *o, const sliced_key *k, int64_t end, void *ou
     }
 }
 
+/* Whether window [end-size, end) holds a slice other than s. */
+static bool window_has_other_slice(const sliced_op *o, const sliced_key *k, int64_t end, int64_t s) {
+    for (uint32_t i = slice_lower_bound(o, k, end - o->size); i < k->n; i++) {
+        int64_t t = slice_start(o, k, i);
+        if (t >= end) break;
+        if (t != s) return true;
+    }
+    return false;
+}
+
 /* Aggregate of window [end-size, end) through the key's FIFO. */
 static int fifo_window(sliced_op *o, sliced_key *k, int64_t end, void *out) {
     if (!k->fifo) {
@@ -238,7 +248,7 @@ static int fifo_window(sliced_op *o, sliced_key *k, int64_t end, void *out) {
 static int process_key(sliced_op *o, uint32_t idx, int64_t wm) {
     sliced_key *k = rill__kt_value(&o->kt, idx);
     int rc = RILL_OK;
-    while (k->next_end <= wm) {
+    while (k->next_end != RILL_TIME_MAX && k->next_end <= wm) {
         int64_t end = k->next_end;
         const void *block;
         if (o->tumbling) {
@@ -298,7 +308,7 @@ static int sliced_advance(rill_op *op, int64_t wm) {
 
 /* ---- adding events -------------------------------------------------------- */
 
-static int add_refire(sliced_op *o, uint32_t idx, int64_t end) {
+static int add_refire(sliced_op *o, uint32_t idx, int64_t end, uint32_t flags) {
     if (o->n_refires == o->refires_cap) {
         size_t cap = o->refires_cap ? o->refires_cap * 2 : 64;
         refire *q = realloc(o->refires, cap * sizeof *q);
@@ -306,23 +316,26 @@ static int add_refire(sliced_op *o, uint32_t idx, int64_t end) {
         o->refires = q;
         o->refires_cap = cap;
     }
-    o->refires[o->n_refires++] = (refire){ idx, end };
+    o->refires[o->n_refires++] = (refire){ idx, flags, end };
     return RILL_OK;
 }
 
 static int refire_cmp(const void *a, const void *b) {
     const refire *x = a, *y = b;
     if (x->end != y->end) return x->end < y->end ? -1 : 1;
-    return x->key < y->key ? -1 : x->key > y->key;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->flags < y->flags ? -1 : x->flags > y->flags; /* a first emission sorts first */
 }
+
+static bool same_window(const refire *x, const refire *y) { return x->end == y->end && x->key == y->key; }
 
 static int flush_refires(sliced_op *o) {
     qsort(o->refires, o->n_refires, sizeof *o->refires, refire_cmp);
     for (size_t i = 0; i < o->n_refires; i++) {
-        if (i && !refire_cmp(&o->refires[i], &o->refires[i - 1])) continue;
+        if (i && same_window(&o->refires[i], &o->refires[i - 1])) continue;
         sliced_key *k = rill__kt_value(&o->kt, o->refires[i].key);
         scan_window(o, k, o->refires[i].end, o->tmp);
-        int rc = emit_window(o, o->refires[i].key, o->refires[i].end, o->tmp, RILL_RECORD_UPDATE);
+        int rc = emit_window(o, o->refires[i].key, o->refires[i].end, o->tmp, o->refires[i].flags);
         if (rc) return rc;
     }
     o->n_refires = 0;
@@ -332,12 +345,18 @@ static int flush_refires(sliced_op *o) {
 static int sliced_process(rill_op *op, const rill_op_input *in) {
     sliced_op *o = (sliced_op *)op;
     const rill_batch *b = in->b;
+    op->events_in += b->len;
     rill_wm_walk walk = rill__wm_walk_start(in);
     int rc = RILL_OK;
     for (size_t row = 0; row < b->len; row++) {
         int64_t ts = in->ts[row];
         int64_t wm = rill__wm_now(&walk);
         rill__wm_see(&walk, ts);
+        if (wm > op->wm) {
+            /* refires first: the catch-up may drop the keys they name */
+            if (o->n_refires && (rc = flush_refires(o)) != RILL_OK) return rc;
+            if ((rc = op->m->advance(op, wm)) != RILL_OK) return rc;
+        }
         int64_t s = slice_of(o, ts);
         if (purge_time(o, s) <= wm) {
             rill__op_late(op, in, row, wm);
@@ -356,7 +375,6 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
         char *block = slice_get(o, k, s, &created);
         if (!block) return RILL_ENOMEM;
         rill__agg_block_add(&op->aggs, block, in->cols, row, ts);
-        op->events_in++;
         if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
         if (k->fifo_valid && s < k->fifo_next) k->fifo_valid = 0; /* its copy is stale */
         int64_t e_first = w_first(o, s) + o->size;
@@ -368,14 +386,22 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
                 rill__floor_div(min_open - o->offset - o->size + o->slide - 1, o->slide) * o->slide;
             int64_t hi = w_last(o, s) + o->size;
             if (hi > k->fired_upto) hi = k->fired_upto;
-            for (int64_t e = lo; e <= hi; e += o->slide)
-                if ((rc = add_refire(o, idx, e)) != RILL_OK) return rc;
+            for (int64_t e = lo; e <= hi; e += o->slide) {
+                /* a window that had no data when it was due was never emitted */
+                uint32_t flags = RILL_RECORD_UPDATE;
+                if (created && !window_has_other_slice(o, k, e, s)) flags = 0;
+                if ((rc = add_refire(o, idx, e, flags)) != RILL_OK) return rc;
+            }
         }
         if (created) {
             /* the slice's earliest unfired window may come before next_end */
             int64_t w = w_first(o, s);
             if (k->fired_upto != RILL_TIME_MIN && w < k->fired_upto - o->size + o->slide)
                 w = k->fired_upto - o->size + o->slide;
+            /* not a window this event is late for (e + lateness <= wm) */
+            int64_t min_end = rill__time_add(wm, -op->lateness) + 1;
+            if (w + o->size < min_end)
+                w = o->offset + rill__floor_div(min_end - o->size - o->offset + o->slide - 1, o->slide) * o->slide;
             if (w <= w_last(o, s) && w + o->size < k->next_end) k->next_end = w + o->size;
             int64_t due = key_due(o, k);
             if (due < k->due) {
