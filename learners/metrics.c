@@ -13,7 +13,8 @@
  *   adding and subtracting never builds up (amortised O(1) per label), and
  *   at once when a term that overflowed to infinity has left the window.
  * - AUC is the Mann-Whitney statistic: U = #(positive above negative) +
- *   #(ties) / 2, AUC = U / (P * N). We keep 2U as an integer and update it as
+ *   #(ties) / 2, AUC = U / (P * N). We keep 2U as a 64-bit integer (exact
+ *   while P * N < 2^63, i.e. for billions of labels) and update it as
  *   labels come and go: a positive scored s adds 2 * #(negatives below s) +
  *   #(negatives at s); a negative adds the mirror count of positives.
  *   Window: those counts come from a treap (randomised search tree; Seidel &
