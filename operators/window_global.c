@@ -22,7 +22,7 @@
 
 #include "operators/keytable.h"
 #include "operators/operator.h"
-#include "operators/timer_heap.h"
+#include "operators/timers.h"
 
 #define RECORD_VERSION 1
 

@@ -23,7 +23,7 @@
 
 #include "operators/keytable.h"
 #include "operators/operator.h"
-#include "operators/timer_heap.h"
+#include "operators/timers.h"
 
 #define RECORD_VERSION 1
 #define S_FIRED 1u   /* emitted with its current content */

@@ -32,7 +32,7 @@
 #include "operators/fifo_agg.h"
 #include "operators/keytable.h"
 #include "operators/operator.h"
-#include "operators/timer_heap.h"
+#include "operators/timers.h"
 
 #define RECORD_VERSION 1
 
