@@ -15,7 +15,7 @@
  * time, and the subscriber the arrival time of the record carrying that id.
  * Prints p50/p99/p99.9 of send-to-record latency. Asserts nothing.
  *
- *   bench-ingest [--quick]
+ *   bench-ingest [--quick] [--latency]   (--latency: only the latency run)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -404,16 +404,27 @@ static void latency(double rate, double seconds, int linger_ms) {
 }
 
 int main(int argc, char **argv) {
-    bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+    bool quick = false, only_latency = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--latency")) only_latency = true;
+        else {
+            fprintf(stderr, "usage: bench-ingest [--quick] [--latency]\n");
+            return 1;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     printf("bench-ingest: producer process -> tcp loopback -> engine process\n"
            "  (keyed tumbling 1 s count/sum/mean over %d keys; PULL source, PUB sink)\n\n", KEYS);
-    printf("  ev/msg     events  seconds     events/s   messages/s  ev/batch\n");
-    size_t scale = quick ? 4 : 1;
-    throughput(1, 400000 / scale);
-    throughput(100, 4000000 / scale);
-    throughput(1000, 6000000 / scale);
-    printf("\n");
+    if (!only_latency) {
+        printf("  ev/msg     events  seconds     events/s   messages/s  ev/batch\n");
+        size_t scale = quick ? 4 : 1;
+        throughput(1, 400000 / scale);
+        throughput(100, 4000000 / scale);
+        throughput(1000, 6000000 / scale);
+        printf("\n");
+    }
     latency(100000, quick ? 1.0 : 3.0, 1);
+    latency(100000, quick ? 1.0 : 3.0, 0); /* for comparison: no linger */
     return 0;
 }
