@@ -26,7 +26,8 @@
  * event must have been emitted, with the exact values as its last record.
  * Counts and integer sums must be exact; doubles agree to 1e-9 relative to
  * the magnitude of their inputs. On failure the seed is printed; replay one
- * seed with RILL_ORACLE_SEED=<seed>, run more with RILL_ORACLE_SEEDS=<count>.
+ * seed with RILL_ORACLE_SEED=<seed>, run more with RILL_ORACLE_SEEDS=<count>,
+ * and pick tests with RILL_ORACLE_ONLY=<pattern>.
  *
  * What it does not do: judge records emitted in the middle of a push (the
  * engine may emit a window, then update it, within one batch; only the last
@@ -189,6 +190,7 @@ typedef struct tcfg {
     int n_cold;        /* keys beside the hot ones */
     int64_t late_span; /* a late-ish event is up to bound + late_span behind */
     bool rate;         /* include the rate aggregate (on-close windows only) */
+    bool heartbeats;   /* move source watermarks with rill_plan_advance between batches */
 } tcfg;
 
 typedef enum tmode { MODE_GRID, MODE_SESSION, MODE_EVENT, MODE_GLOBAL } tmode;
@@ -236,7 +238,7 @@ static const rill_agg_spec AGGS[] = {
     { RILL_AGG_RATE, NULL, "rate", 0 },
 };
 #define N_AGGS_ALL (sizeof AGGS / sizeof AGGS[0])
-#define LIST_MAX 8
+#define LIST_MAX 4
 
 static size_t cfg_n_aggs(const tcfg *c) { return c->rate ? N_AGGS_ALL : N_AGGS_ALL - 1; }
 
@@ -360,6 +362,7 @@ typedef struct tlate {
 } tlate;
 
 #define ERR_KEEP 8
+#define MAX_RECS_PER_EVENT 50
 typedef struct errs {
     int n;
     char msg[ERR_KEEP][640];
@@ -380,6 +383,8 @@ static void err_add(errs *e, const char *fmt, ...) {
  * restart run. */
 typedef struct collector {
     size_t n_aggs;
+    size_t max_recs; /* a runaway operator stops being recorded here */
+    bool overflow;
     int push;
     trec *recs;
     size_t n_recs, cap_recs;
@@ -419,6 +424,12 @@ static void on_record(const rill_record *r, void *user) {
                     r->names && r->names[a] ? r->names[a] : "(null)", AGGS[a].name);
             return;
         }
+    if (C->n_recs >= C->max_recs) {
+        if (!C->overflow)
+            err_add(C->e, "more than %zu records: the rest are not recorded", C->max_recs);
+        C->overflow = true;
+        return;
+    }
     if (C->n_recs == C->cap_recs) {
         C->cap_recs = C->cap_recs ? 2 * C->cap_recs : 1024;
         C->recs = xrealloc(C->recs, C->cap_recs * sizeof *C->recs);
@@ -597,6 +608,7 @@ typedef struct run {
     int kn[MAX_KEYS];
     /* the oracle's replay */
     int64_t maxts[2];
+    int64_t adv[2];     /* the latest heartbeat of each source (rill_plan_advance) */
     int64_t w;          /* operator watermark after the events replayed so far */
     int64_t *wb;        /* per event: the operator watermark just before it */
     bool *late;
@@ -613,8 +625,11 @@ typedef struct run {
     errs e;
 } run;
 
+/* A source's watermark: max event time seen minus its bound, or its latest
+ * heartbeat when that is ahead. */
 static int64_t src_wm(const run *R, int s) {
-    return R->maxts[s] == INT64_MIN ? INT64_MIN : R->maxts[s] - R->c->bound[s];
+    int64_t w = R->maxts[s] == INT64_MIN ? INT64_MIN : R->maxts[s] - R->c->bound[s];
+    return R->adv[s] > w ? R->adv[s] : w;
 }
 static int64_t op_wm(const run *R) {
     int64_t w = src_wm(R, 0);
@@ -1358,6 +1373,7 @@ static void run_init(run *R, const tcfg *c, uint64_t seed, int bs) {
     for (int i = 0; i < R->n; i++)
         R->kev[R->ev[i].key][R->kn[R->ev[i].key]++] = i;
     R->maxts[0] = R->maxts[1] = INT64_MIN;
+    R->adv[0] = R->adv[1] = INT64_MIN;
     R->w = INT64_MIN;
     R->wb = xcalloc((size_t)R->n, sizeof *R->wb);
     R->late = xcalloc((size_t)R->n, sizeof *R->late);
@@ -1366,6 +1382,7 @@ static void run_init(run *R, const tcfg *c, uint64_t seed, int bs) {
     for (int i = 0; i < R->n; i++)
         R->ev_rec[i] = -1;
     R->col.n_aggs = R->n_aggs;
+    R->col.max_recs = MAX_RECS_PER_EVENT * (size_t)R->n;
     R->col.e = &R->e;
 }
 
@@ -1478,24 +1495,46 @@ static int run_oracle(const tcfg *c, uint64_t seed, int bs) {
     rill_plan *plan = make_plan(c, sc, NULL, &R->col);
     int *idx = xcalloc((size_t)R->n, sizeof *idx);
 
+    /* Steps are numbered from 1: each push, each heartbeat, then the flush. */
+    int p = 0;
+    rng hb = { seed ^ 0x5eed5eed5eedull };
+    char when[64];
     for (int b = 0; b < nb && R->e.n < ERR_KEEP; b++) {
-        int p = b + 1;
         int64_t w_prev = R->w;
+        p++;
         for (int i = bt[b].lo; i < bt[b].hi; i++)
             oracle_event(R, i, p);
         size_t from = R->col.n_recs;
         R->col.push = p;
         must_ok(plan, rill_plan_push(plan, SRC_NAMES[bt[b].src], bt[b].b), "rill_plan_push");
         judge_push(R, from, p, w_prev, R->w, false, idx);
-        char when[40];
         snprintf(when, sizeof when, "after push %d", p);
+        check_stats(R, plan, when, false);
+
+        int s = (int)rng_range(&hb, 0, c->n_src - 1);
+        if (!c->heartbeats || rng_pct(&hb) >= 20 || R->maxts[s] == INT64_MIN)
+            continue;
+        /* A heartbeat up to half a bound ahead of what the events say; now
+         * and then a stale one, which must change nothing. */
+        int64_t wm = R->maxts[s] - c->bound[s] + rng_range(&hb, -5, c->bound[s] / 2);
+        w_prev = R->w;
+        p++;
+        if (wm > R->adv[s])
+            R->adv[s] = wm;
+        R->w = op_wm(R);
+        from = R->col.n_recs;
+        R->col.push = p;
+        must_ok(plan, rill_plan_advance(plan, SRC_NAMES[s], wm), "rill_plan_advance");
+        judge_push(R, from, p, w_prev, R->w, false, idx);
+        snprintf(when, sizeof when, "after heartbeat %lld of %s (step %d)", (long long)wm,
+                 SRC_NAMES[s], p);
         check_stats(R, plan, when, false);
     }
     if (R->e.n < ERR_KEEP) {
         size_t from = R->col.n_recs;
-        R->col.push = nb + 1;
+        R->col.push = ++p;
         must_ok(plan, rill_plan_flush(plan), "rill_plan_flush");
-        judge_push(R, from, nb + 1, R->w, INT64_MAX, true, idx);
+        judge_push(R, from, p, R->w, INT64_MAX, true, idx);
         check_stats(R, plan, "after flush", true);
         check_lates(R);
         if (R->mode == MODE_GRID)
@@ -1507,6 +1546,14 @@ static int run_oracle(const tcfg *c, uint64_t seed, int bs) {
     }
 
     int bad = R->e.n;
+    if (getenv("RILL_ORACLE_VERBOSE")) {
+        size_t updates = 0;
+        for (size_t r = 0; r < R->col.n_recs; r++)
+            updates += (R->col.recs[r].flags & RILL_RECORD_UPDATE) != 0;
+        print_message("[%s] seed=%llu batch=%d: %d events in %d pushes, %zu records (%zu updates), "
+                      "%ld late, %zu windows tracked, %d steps\n", c->name, (unsigned long long)seed,
+                      bs, R->n, nb, R->col.n_recs, updates, R->n_late, R->tab.n, p);
+    }
     if (bad) {
         print_error("[%s] seed=%llu batch=%d: %d disagreement(s) with the oracle (%zu records, "
                     "%ld late events); replay with RILL_ORACLE_SEED=%llu\n", c->name,
@@ -1564,52 +1611,52 @@ static void oracle_cfg(const tcfg *c) {
 
 static const tcfg CFG_TUMBLING = {
     "tumbling", { .kind = RILL_WINDOW_TUMBLING, .size_ms = 50, .slide_ms = 50 },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 80, true };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 80, true, false };
 static const tcfg CFG_TUMBLING_OFFSET = {
     "tumbling_offset", { .kind = RILL_WINDOW_TUMBLING, .size_ms = 50, .slide_ms = 50, .offset_ms = 17 },
-    RILL_EMIT_ON_CLOSE, 40, 1, { 20, 0 }, EVENTS, COLD, 120, true };
+    RILL_EMIT_ON_CLOSE, 40, 1, { 20, 0 }, EVENTS, COLD, 120, true, true };
 static const tcfg CFG_SLIDING_R1 = {
     "sliding_ratio1", { .kind = RILL_WINDOW_SLIDING, .size_ms = 40, .slide_ms = 40 },
-    RILL_EMIT_ON_CLOSE, 20, 1, { 15, 0 }, EVENTS, COLD, 80, true };
+    RILL_EMIT_ON_CLOSE, 20, 1, { 15, 0 }, EVENTS, COLD, 80, true, false };
 static const tcfg CFG_SLIDING_R3 = {
     "sliding_ratio3", { .kind = RILL_WINDOW_SLIDING, .size_ms = 60, .slide_ms = 20 },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 25, 0 }, EVENTS, COLD, 100, true };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 25, 0 }, EVENTS, COLD, 100, true, true };
 static const tcfg CFG_SLIDING_R10 = {
     "sliding_ratio10", { .kind = RILL_WINDOW_SLIDING, .size_ms = 100, .slide_ms = 10 },
-    RILL_EMIT_ON_CLOSE, 30, 1, { 20, 0 }, EVENTS, COLD, 160, true };
+    RILL_EMIT_ON_CLOSE, 30, 1, { 20, 0 }, EVENTS, COLD, 160, true, false };
 static const tcfg CFG_SLIDING_10_4 = {
     "sliding_10_4_offset3", { .kind = RILL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 4, .offset_ms = 3 },
-    RILL_EMIT_ON_CLOSE, 6, 1, { 8, 0 }, EVENTS, COLD, 30, true };
+    RILL_EMIT_ON_CLOSE, 6, 1, { 8, 0 }, EVENTS, COLD, 30, true, false };
 static const tcfg CFG_SESSION = {
     "session", { .kind = RILL_WINDOW_SESSION, .gap_ms = 15 },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 60, true };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 60, true, false };
 static const tcfg CFG_SESSION_LATE = {
     "session_lateness", { .kind = RILL_WINDOW_SESSION, .gap_ms = 30 },
-    RILL_EMIT_ON_CLOSE, 40, 1, { 10, 0 }, EVENTS, COLD, 120, true };
+    RILL_EMIT_ON_CLOSE, 40, 1, { 10, 0 }, EVENTS, COLD, 120, true, true };
 static const tcfg CFG_GLOBAL_EVENT = {
     "global_every_event", { .kind = RILL_WINDOW_GLOBAL, .trigger = RILL_TRIGGER_EVERY_EVENT },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false, false };
 static const tcfg CFG_GLOBAL_N = {
     "global_every_5", { .kind = RILL_WINDOW_GLOBAL, .trigger = RILL_TRIGGER_EVERY_N, .trigger_every = 5 },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false, false };
 static const tcfg CFG_GLOBAL_MS = {
     "global_every_100ms", { .kind = RILL_WINDOW_GLOBAL, .trigger = RILL_TRIGGER_EVERY_MS, .trigger_every = 100 },
-    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false };
+    RILL_EMIT_ON_CLOSE, 0, 1, { 20, 0 }, EVENTS, COLD, 50, false, true };
 static const tcfg CFG_EVENT_SLIDING = {
     "on_event_sliding", { .kind = RILL_WINDOW_SLIDING, .size_ms = 50, .slide_ms = 10 },
-    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false };
+    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false, false };
 static const tcfg CFG_EVENT_TUMBLING = {
     "on_event_tumbling", { .kind = RILL_WINDOW_TUMBLING, .size_ms = 40, .slide_ms = 40, .offset_ms = 3 },
-    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false };
+    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false, false };
 static const tcfg CFG_EVENT_SESSION = {
     "on_event_session", { .kind = RILL_WINDOW_SESSION, .gap_ms = 20 },
-    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false };
+    RILL_EMIT_ON_EVENT, 100, 1, { 20, 0 }, EVENTS, COLD, 60, false, true };
 static const tcfg CFG_TWO_SOURCES = {
     "tumbling_two_sources", { .kind = RILL_WINDOW_TUMBLING, .size_ms = 50, .slide_ms = 50 },
-    RILL_EMIT_ON_CLOSE, 20, 2, { 10, 30 }, EVENTS, COLD, 100, true };
+    RILL_EMIT_ON_CLOSE, 20, 2, { 10, 30 }, EVENTS, COLD, 100, true, true };
 static const tcfg CFG_TWO_SOURCES_EVENT = {
     "on_event_sliding_two_sources", { .kind = RILL_WINDOW_SLIDING, .size_ms = 50, .slide_ms = 5 },
-    RILL_EMIT_ON_EVENT, 0, 2, { 30, 5 }, EVENTS, COLD, 60, false };
+    RILL_EMIT_ON_EVENT, 0, 2, { 30, 5 }, EVENTS, COLD, 60, false, false };
 
 static void test_tumbling(void **st) { oracle_cfg(&CFG_TUMBLING); }
 static void test_tumbling_offset(void **st) { oracle_cfg(&CFG_TUMBLING_OFFSET); }
@@ -1688,7 +1735,8 @@ static int run_restart(const tcfg *c, uint64_t seed, int bs) {
     int half = nb / 2, extra = nb / 2 + (nb - nb / 2) / 2;
 
     /* uninterrupted */
-    collector A = { .n_aggs = n_aggs, .e = &e };
+    size_t max_recs = MAX_RECS_PER_EVENT * (size_t)c->n_events;
+    collector A = { .n_aggs = n_aggs, .max_recs = max_recs, .e = &e };
     rill_plan *pa = make_plan(c, sc, NULL, &A);
     for (int b = 0; b < nb; b++)
         must_ok(pa, rill_plan_push(pa, SRC_NAMES[bt[b].src], bt[b].b), "rill_plan_push");
@@ -1700,7 +1748,8 @@ static int run_restart(const tcfg *c, uint64_t seed, int bs) {
     /* interrupted */
     rill_state *st = NULL;
     assert_int_equal(rill_state_open_memory(&st), RILL_OK);
-    collector B1 = { .n_aggs = n_aggs, .e = &e }, B2 = { .n_aggs = n_aggs, .e = &e };
+    collector B1 = { .n_aggs = n_aggs, .max_recs = max_recs, .e = &e };
+    collector B2 = { .n_aggs = n_aggs, .max_recs = max_recs, .e = &e };
     rill_plan *p1 = make_plan(c, sc, st, &B1);
     for (int b = 0; b < half; b++)
         must_ok(p1, rill_plan_push(p1, SRC_NAMES[bt[b].src], bt[b].b), "rill_plan_push");
@@ -1832,5 +1881,8 @@ int main(void) {
         cmocka_unit_test(test_restart_on_event),
         cmocka_unit_test(test_restart_two_sources),
     };
+    /* RILL_ORACLE_ONLY=<pattern> runs only the matching tests (wildcards * and ?). */
+    if (getenv("RILL_ORACLE_ONLY"))
+        cmocka_set_test_filter(getenv("RILL_ORACLE_ONLY"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
