@@ -306,6 +306,7 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
     }
     p->fingerprint = rill__graph_fingerprint(g);
     if (!p->fingerprint) goto fail_nomem;
+    p->discard_mismatch = opts && opts->discard_mismatched_state;
     if (opts && opts->state) {
         p->state = opts->state;
     } else {

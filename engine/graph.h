@@ -68,7 +68,17 @@ typedef struct plan_op {
     const rill_column **cols; /* scratch: per aggregate */
 } plan_op;
 
+typedef struct plan_blob {
+    char *name;
+    void *data;
+    size_t len;
+    bool dirty;
+} plan_blob;
+
 struct rill_plan {
+    plan_blob *blobs;
+    size_t n_blobs;
+    bool discard_mismatch;
     plan_source *sources;
     size_t n_sources;
     plan_op *ops;            /* topological order */

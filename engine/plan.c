@@ -64,6 +64,11 @@ void rill_plan_free(rill_plan *p) {
         free(po->sinks);
         free(po->cols);
     }
+    for (size_t i = 0; i < p->n_blobs; i++) {
+        free(p->blobs[i].name);
+        free(p->blobs[i].data);
+    }
+    free(p->blobs);
     free(p->sources);
     free(p->ops);
     free(p->fingerprint);
@@ -294,6 +299,58 @@ int rill_plan_source_watermark(const rill_plan *p, const char *source, int64_t *
     return RILL_EUNKNOWN_NODE;
 }
 
+/* ---- blobs ---------------------------------------------------------------- */
+
+#define BLOB_MAX ((size_t)64 << 20)
+
+static plan_blob *find_blob(const rill_plan *p, const char *name) {
+    for (size_t i = 0; i < p->n_blobs; i++)
+        if (!strcmp(p->blobs[i].name, name)) return &p->blobs[i];
+    return NULL;
+}
+
+/* Store a copy of data under name; dirty says whether commit must write it. */
+static int blob_store(rill_plan *p, const char *name, const void *data, size_t len, bool dirty) {
+    void *copy = malloc(len ? len : 1);
+    if (!copy) return RILL_ENOMEM;
+    if (len) memcpy(copy, data, len);
+    plan_blob *b = find_blob(p, name);
+    if (!b) {
+        plan_blob *q = realloc(p->blobs, (p->n_blobs + 1) * sizeof *q);
+        char *nm = strdup(name);
+        if (q) p->blobs = q;
+        if (!q || !nm) {
+            free(copy);
+            free(nm);
+            return RILL_ENOMEM;
+        }
+        b = &p->blobs[p->n_blobs++];
+        b->name = nm;
+        b->data = NULL;
+    }
+    free(b->data);
+    b->data = copy;
+    b->len = len;
+    b->dirty = dirty;
+    return RILL_OK;
+}
+
+int rill_plan_set_blob(rill_plan *p, const char *name, const void *data, size_t len) {
+    if (!p || !name || !name[0] || strlen(name) > 200 || (len && !data)) return RILL_EINVAL;
+    if (len > BLOB_MAX) return rill__plan_error(p, RILL_EINVAL, "blob '%s': %zu bytes is over the 64 MiB limit", name, len);
+    int rc = blob_store(p, name, data, len, true);
+    return rc ? rill__plan_error(p, rc, "blob '%s': out of memory", name) : RILL_OK;
+}
+
+int rill_plan_get_blob(const rill_plan *p, const char *name, const void **data, size_t *len) {
+    if (!p || !name || !data || !len) return RILL_EINVAL;
+    const plan_blob *b = find_blob(p, name);
+    if (!b) return RILL_ENOT_FOUND;
+    *data = b->data;
+    *len = b->len;
+    return RILL_OK;
+}
+
 /* ---- commit / restore ----------------------------------------------------- */
 
 #define META_FINGERPRINT "fingerprint"
@@ -323,6 +380,9 @@ int rill_plan_commit(rill_plan *p) {
         op_meta m = { o->wm, o->events_in, o->late, o->emitted };
         rc = put_meta(wb, p->meta_ns, "op:", o->name, &m, sizeof m);
     }
+    for (size_t i = 0; !rc && i < p->n_blobs; i++)
+        if (p->blobs[i].dirty)
+            rc = put_meta(wb, p->meta_ns, "blob:", p->blobs[i].name, p->blobs[i].data, p->blobs[i].len);
     if (!rc)
         rc = rill__state_batch_put(wb, p->meta_ns, META_FINGERPRINT, strlen(META_FINGERPRINT),
                                    p->fingerprint, strlen(p->fingerprint));
@@ -338,6 +398,7 @@ int rill_plan_commit(rill_plan *p) {
         p->broken = true;
         return rill__plan_error(p, rc, "commit: %s", rill_strerror(rc));
     }
+    for (size_t i = 0; i < p->n_blobs; i++) p->blobs[i].dirty = false;
     return RILL_OK;
 }
 
@@ -357,6 +418,40 @@ static void first_difference(const char *a, size_t alen, const char *b, char *ou
 
 typedef struct restore_ctx { rill_plan *p; rill_op *op; } restore_ctx;
 
+static int blob_visit(void *user, const void *key, size_t klen, const void *val, size_t vlen) {
+    rill_plan *p = user;
+    char name[256];
+    if (klen < 5 || klen - 5 >= sizeof name || memcmp(key, "blob:", 5)) return RILL_OK;
+    memcpy(name, (const char *)key + 5, klen - 5);
+    name[klen - 5] = 0;
+    return blob_store(p, name, val, vlen, false);
+}
+
+/* Delete everything the checkpoint of another graph left: the plan's own
+ * namespace and that of every operator its fingerprint names. */
+static int discard_old_state(rill_plan *p, const char *old, size_t oldlen) {
+    rill_state_batch *wb = rill__state_batch_new();
+    if (!wb) return RILL_ENOMEM;
+    static const char lo[1] = { 0 }, hi[1] = { (char)0xff };
+    int rc = rill__state_batch_delete_range(wb, p->meta_ns, lo, 0, hi, 1);
+    for (const char *line = old; !rc && line < old + oldlen;) {
+        const char *nl = memchr(line, '\n', (size_t)(old + oldlen - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(old + oldlen - line);
+        if (n > 9 && !memcmp(line, "operator ", 9)) {
+            const char *sp = memchr(line + 9, ' ', n - 9);
+            char ns[600];
+            int len = snprintf(ns, sizeof ns, "op:%.*s", (int)((sp ? sp : line + n) - line - 9), line + 9);
+            uint32_t id;
+            if (len > 0 && (size_t)len < sizeof ns && (rc = rill__state_ns_open(p->state, ns, &id)) == RILL_OK)
+                rc = rill__state_batch_delete_range(wb, id, lo, 0, hi, 1);
+        }
+        line += n + 1;
+    }
+    if (!rc) rc = rill__state_commit(p->state, wb);
+    rill__state_batch_free(wb);
+    return rc;
+}
+
 static int restore_visit(void *user, const void *key, size_t klen, const void *val, size_t vlen) {
     restore_ctx *c = user;
     return c->op->m->restore_key(c->op, key, klen, val, vlen);
@@ -368,6 +463,12 @@ int rill__plan_restore(rill_plan *p) {
     int rc = rill__state_get(p->state, p->meta_ns, META_FINGERPRINT, strlen(META_FINGERPRINT), &fp, &fplen);
     if (rc == RILL_ENOT_FOUND) return RILL_OK; /* a fresh state */
     if (rc) return rill__plan_error(p, rc, "reading the checkpoint: %s", rill_state_errmsg(p->state));
+    if ((fplen != strlen(p->fingerprint) || memcmp(fp, p->fingerprint, fplen)) && p->discard_mismatch) {
+        rc = discard_old_state(p, fp, fplen);
+        free(fp);
+        if (rc) return rill__plan_error(p, rc, "discarding the old graph's state: %s", rill_state_errmsg(p->state));
+        return RILL_OK;
+    }
     if (fplen != strlen(p->fingerprint) || memcmp(fp, p->fingerprint, fplen)) {
         char diff[400];
         first_difference(fp, fplen, p->fingerprint, diff, sizeof diff);
@@ -376,6 +477,9 @@ int rill__plan_restore(rill_plan *p) {
                                 "the state holds a checkpoint of a different graph; first difference: %s", diff);
     }
     free(fp);
+    static const char blob_lo[] = "blob:", blob_hi[] = "blob;"; /* ';' follows ':' */
+    rc = rill__state_scan(p->state, p->meta_ns, blob_lo, 5, blob_hi, 5, blob_visit, p);
+    if (rc) return rill__plan_error(p, rc, "restoring blobs: %s", rill_strerror(rc));
     for (size_t i = 0; i < p->n_sources; i++) {
         char key[700];
         void *v;

@@ -53,7 +53,8 @@ int rill__fifo_push(rill_fifo_agg *f, int64_t stamp, const void *block) {
     char *e = slot(f, f->tail++);
     memcpy(e, &stamp, 8);
     memcpy(value_of(f, e), block, f->set->block_size);
-    rill__agg_block_merge(f->set, f->back, block);
+    /* merge the aligned copy: block may be any bytes (a restored record) */
+    rill__agg_block_merge(f->set, f->back, value_of(f, e));
     return RILL_OK;
 }
 

@@ -241,7 +241,8 @@ static int glob_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
         memcpy(buf + 25, &k->last_ts, 8);
         memcpy(buf + 33, &k->n_pending, 4);
         memcpy(buf + head, total_of(k), op->aggs.block_size);
-        memcpy(buf + head + op->aggs.block_size, k->pending, (size_t)k->n_pending * o->stride);
+        if (k->n_pending)
+            memcpy(buf + head + op->aggs.block_size, k->pending, (size_t)k->n_pending * o->stride);
         rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
     }
     free(buf);

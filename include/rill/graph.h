@@ -194,6 +194,10 @@ typedef struct rill_plan_opts {
      * Borrowed: it must outlive the plan. If it holds a checkpoint of this
      * graph, the plan resumes from it. */
     rill_state *state;
+    /* When the state holds a checkpoint of a different graph: false (the
+     * default) refuses it with RILL_ESTATE_MISMATCH; true deletes the old
+     * graph's state and starts afresh. */
+    bool discard_mismatched_state;
 } rill_plan_opts;
 
 /* Validate g and prepare it for running. On success *out is a plan the

@@ -33,6 +33,15 @@ int rill_plan_flush(rill_plan *p);
  * to the plan's state backend in one atomic write batch. */
 int rill_plan_commit(rill_plan *p);
 
+/* Attach an opaque blob under name (copied; at most 64 MiB) to be written
+ * by the next commit, atomically with the operators' state: the engine keeps
+ * its producers' sequence numbers this way. */
+int rill_plan_set_blob(rill_plan *p, const char *name, const void *data, size_t len);
+/* The blob of that name as last set, or as restored from the checkpoint the
+ * plan resumed from. RILL_ENOT_FOUND if there is none. *data lives until the
+ * next set of that name or the end of the plan. */
+int rill_plan_get_blob(const rill_plan *p, const char *name, const void **data, size_t *len);
+
 void rill_plan_free(rill_plan *p); /* accepts NULL; does not commit */
 const char *rill_plan_errmsg(const rill_plan *p);
 
