@@ -1215,6 +1215,10 @@ static void test_set_layout_and_blocks(void **st) {
     assert_int_equal(rc, RILL_EFIELD_TYPE);
     assert_non_null(strstr(err, "'avg'"));
     assert_null(set.aggs);
+    /* a NULL list of n > 0 specs */
+    rc = rill__agg_set_bind(&set, NULL, 2, sch, err, sizeof err);
+    assert_int_equal(rc, RILL_EINVAL);
+    assert_null(set.aggs);
     /* an empty set is fine */
     rc = rill__agg_set_bind(&set, NULL, 0, sch, err, sizeof err);
     assert_int_equal(rc, RILL_OK);
