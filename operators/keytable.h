@@ -50,6 +50,22 @@ static inline const unsigned char *rill__kt_key(const rill_kt_entry *e) {
     return e->klen <= sizeof e->k.inl ? e->k.inl : e->k.ptr;
 }
 
+/* Prefetching for batch loops, where the next keys' hashes are known: the
+ * slot of a hash (call some rows ahead), then, once that slot is likely in
+ * cache, the entry it points to (call fewer rows ahead). Both are hints: no
+ * effect on results. */
+static inline void rill__kt_prefetch_slot(const rill_keytable *kt, uint64_t hash) {
+    __builtin_prefetch(&kt->slots[hash & kt->mask]);
+}
+static inline const void *rill__kt_prefetch_entry(const rill_keytable *kt, uint64_t hash) {
+    uint64_t s = kt->slots[hash & kt->mask];
+    if (!s || (s >> 32) != (hash >> 32)) return NULL;
+    const char *e = kt->entries + (size_t)((uint32_t)s - 1u) * kt->entry_size;
+    __builtin_prefetch(e);
+    __builtin_prefetch(e + 64);
+    return e;
+}
+
 /* Index of key, or RILL_KT_NONE. */
 uint32_t rill__kt_find(const rill_keytable *kt, const void *key, size_t klen, uint64_t hash);
 

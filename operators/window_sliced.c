@@ -349,6 +349,17 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
     rill_wm_walk walk = rill__wm_walk_start(in);
     int rc = RILL_OK;
     for (size_t row = 0; row < b->len; row++) {
+        /* hide the memory latency of large key tables: slots 16 rows ahead,
+         * entries 8 ahead, the newest slice of a key 4 ahead */
+        if (row + 16 < b->len) rill__kt_prefetch_slot(&o->kt, b->key_hash[row + 16]);
+        if (row + 8 < b->len) rill__kt_prefetch_entry(&o->kt, b->key_hash[row + 8]);
+        if (row + 4 < b->len) {
+            const rill_kt_entry *pe = rill__kt_prefetch_entry(&o->kt, b->key_hash[row + 4]);
+            if (pe) {
+                const sliced_key *pk = (const void *)(pe + 1);
+                if (pk->n) __builtin_prefetch(slice_at(o, pk, pk->n - 1));
+            }
+        }
         int64_t ts = in->ts[row];
         int64_t wm = rill__wm_now(&walk);
         rill__wm_see(&walk, ts);
