@@ -8,7 +8,8 @@
  *   no cycles among operators;                            RILL_ECYCLE
  *   sizes, gaps and triggers positive, slide <= size;     RILL_EBAD_SIZE / RILL_EBAD_SLIDE
  *   aggregates: fields exist, are numeric where needed,
- *   output names unique;                                  RILL_EUNKNOWN_FIELD /
+ *   output names unique and not those of a record's own
+ *   entries (op, key, start, end, ts, id, update);                                  RILL_EUNKNOWN_FIELD /
  *                                                         RILL_EFIELD_TYPE / RILL_EBAD_AGG /
  *                                                         RILL_EDUP_NAME
  * The operator implementation is picked here, once, from the window kind
@@ -104,6 +105,13 @@ static int check_window(rill_graph *g, graph_node *n) {
         return rill__graph_error(g, RILL_EINVAL, "operator '%s': allowed_lateness_ms must be in 0..2^50", nm);
     if (n->wopts.n_aggs == 0)
         return rill__graph_error(g, RILL_EBAD_AGG, "operator '%s': no aggregates", nm);
+    /* output records carry these entries themselves (see the wire format) */
+    static const char *const reserved[] = { "op", "key", "start", "end", "ts", "id", "update" };
+    for (size_t a = 0; a < n->wopts.n_aggs; a++)
+        for (size_t r = 0; n->aggs[a].name && r < sizeof reserved / sizeof reserved[0]; r++)
+            if (!strcmp(n->aggs[a].name, reserved[r]))
+                return rill__graph_error(g, RILL_EBAD_AGG, "operator '%s': aggregate output name '%s' is "
+                                         "reserved (op, key, start, end, ts, id, update)", nm, reserved[r]);
     if (n->n_inputs == 0 || !n->inputs[0])
         return rill__graph_error(g, RILL_ENO_INPUT, "operator '%s' has no input", nm);
     for (size_t i = 0; i < n->n_inputs; i++) {
