@@ -62,7 +62,10 @@ static rill_batch *batch_new(const rill_schema *s, size_t capacity, bool output)
     size_t nf = rill_schema_len(s);
     b->cols = calloc(nf ? nf : 1, sizeof *b->cols);
     if (!b->cols) goto fail;
-    for (size_t i = 0; i < nf; i++) b->cols[i].type = rill_schema_field(s, i)->type;
+    for (size_t i = 0; i < nf; i++) {
+        b->cols[i].type = rill_schema_field(s, i)->type;
+        b->cols[i].arena = &b->arena; /* aggregates read strings through it */
+    }
     if (output) {
         /* Mark the output arrays as wanted; reserve allocates them. */
         b->win_start = malloc(sizeof(int64_t));
