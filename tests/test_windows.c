@@ -505,6 +505,36 @@ static void test_keys_apart(void **st) {
     rill_plan_free(p);
 }
 
+/* Distinct over a string field reads the strings through the batch: 3 distinct
+ * merchants among 6 events of one window (small sets are counted exactly). */
+static void test_distinct_strings(void **st) {
+    capture c = { 0 };
+    rill_field f[] = { { "merchant", RILL_STRING } };
+    rill_schema *s = rill_schema_new(f, 1);
+    rill_graph *g = rill_graph_new();
+    assert_int_equal(rill_graph_source(g, "s", s, NULL), RILL_OK);
+    rill_agg_spec aggs[] = { { RILL_AGG_DISTINCT, "merchant", "merchants", 0 } };
+    rill_window_opts wo = { .window = rill_tumbling(100), .aggs = aggs, .n_aggs = 1 };
+    assert_int_equal(rill_graph_window(g, "w", "s", &wo), RILL_OK);
+    assert_int_equal(rill_graph_sink(g, "out", "w", on_record, &c), RILL_OK);
+    rill_plan *p;
+    assert_int_equal(rill_graph_compile(g, NULL, &p), RILL_OK);
+    rill_batch *b = rill_batch_new(s, 2);
+    const char *m[] = { "shop", "cafe", "shop", "bakery", "cafe", "shop" };
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(rill_batch_append(b, i, rill_str("k")), RILL_OK);
+        assert_int_equal(rill_batch_set(b, 0, rill_str(m[i])), RILL_OK);
+    }
+    assert_int_equal(rill_plan_push(p, "s", b), RILL_OK);
+    assert_int_equal(rill_plan_flush(p), RILL_OK);
+    assert_int_equal(c.n, 1);
+    assert_true(c.r[0].v[0] == 3);
+    rill_batch_free(b);
+    rill_plan_free(p);
+    rill_graph_free(g);
+    rill_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tumbling_basic),
@@ -524,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_chained),
         cmocka_unit_test(test_processing_time),
         cmocka_unit_test(test_keys_apart),
+        cmocka_unit_test(test_distinct_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
