@@ -324,6 +324,10 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
         }
         p->own_state = true;
     }
+    for (size_t i = 0; i < p->n_ops; i++) {
+        p->ops[i].op->state = p->state;
+        p->ops[i].op->max_hot_keys = opts ? opts->max_hot_keys : 0;
+    }
     if ((rc = rill__state_ns_open(p->state, "rill.plan", &p->meta_ns)) != RILL_OK) {
         rill__graph_error(g, rc, "state: %s", rill_state_errmsg(p->state));
         goto fail;
@@ -331,7 +335,8 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
     for (size_t i = 0; i < p->n_ops; i++) {
         char ns[600];
         snprintf(ns, sizeof ns, "op:%s", p->ops[i].op->name);
-        if ((rc = rill__state_ns_open(p->state, ns, &p->ops[i].ns)) != RILL_OK) {
+        if ((rc = rill__state_ns_open(p->state, ns, &p->ops[i].ns)) == RILL_OK) p->ops[i].op->ns = p->ops[i].ns;
+        if (rc != RILL_OK) {
             rill__graph_error(g, rc, "state: %s", rill_state_errmsg(p->state));
             goto fail;
         }

@@ -191,7 +191,7 @@ static int step(rill_plan *p, const rill_batch *batch, size_t src, const int64_t
          * behind it (an allowed-late event) may be due already */
         int64_t w = all_inputs_idle(p, po) ? op->wm : others_wm(p, po, SIZE_MAX);
         if (w < op->wm) w = op->wm;
-        if ((rc = op->m->advance(op, w)) != RILL_OK)
+        if ((rc = rill__op_advance(op, w)) != RILL_OK)
             return fail(p, rc, "advancing the watermark", op);
         deliver(po);
     }
@@ -282,7 +282,10 @@ int rill_plan_op_stats(const rill_plan *p, const char *op, rill_op_stats *out) {
         out->events_in = o->events_in;
         out->late = o->late;
         out->emitted = o->emitted;
-        out->keys = o->m->key_count(o);
+        out->keys = o->m->key_count(o) + o->cold.count;
+        out->hot_keys = o->m->key_count(o);
+        out->evictions = o->evictions;
+        out->reads_back = o->faults;
         out->watermark = o->wm;
         return RILL_OK;
     }
@@ -355,6 +358,20 @@ int rill_plan_get_blob(const rill_plan *p, const char *name, const void **data, 
 
 #define META_FINGERPRINT "fingerprint"
 
+/* Every key is clean right after a commit or a restore: the moment to
+ * shrink the operators' in-memory caches to their budget. */
+static int evict_cold(rill_plan *p) {
+    for (size_t i = 0; i < p->n_ops; i++) {
+        int rc = rill__op_evict(p->ops[i].op);
+        if (rc) {
+            p->broken = true;
+            return rill__plan_error(p, rc, "evicting cold keys of operator '%s': %s", p->ops[i].op->name,
+                                    rill_strerror(rc));
+        }
+    }
+    return RILL_OK;
+}
+
 static int put_meta(rill_state_batch *wb, uint32_t ns, const char *prefix, const char *name,
                     const void *v, size_t vlen) {
     char key[700];
@@ -399,7 +416,7 @@ int rill_plan_commit(rill_plan *p) {
         return rill__plan_error(p, rc, "commit: %s", rill_strerror(rc));
     }
     for (size_t i = 0; i < p->n_blobs; i++) p->blobs[i].dirty = false;
-    return RILL_OK;
+    return evict_cold(p);
 }
 
 /* The first line where two fingerprints differ, for the error message. */
@@ -517,5 +534,5 @@ int rill__plan_restore(rill_plan *p) {
         if (rc) return rill__plan_error(p, rc, "restoring operator '%s': %s", op->name,
                                         rc == RILL_ECORRUPT ? "a key's record is corrupt" : rill_strerror(rc));
     }
-    return RILL_OK;
+    return evict_cold(p);
 }

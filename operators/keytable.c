@@ -73,7 +73,10 @@ uint32_t rill__kt_upsert(rill_keytable *kt, const void *key, size_t klen, uint64
                          bool *created) {
     *created = false;
     uint32_t found = rill__kt_find(kt, key, klen, hash);
-    if (found != RILL_KT_NONE) return found;
+    if (found != RILL_KT_NONE) {
+        rill__kt_entry(kt, found)->used = 1;
+        return found;
+    }
     /* keep the load factor under 1/2 */
     if ((kt->count + 1) * 2 > kt->mask + 1 && grow_slots(kt) != RILL_OK) return RILL_KT_NONE;
     uint32_t idx;
@@ -102,6 +105,7 @@ uint32_t rill__kt_upsert(rill_keytable *kt, const void *key, size_t klen, uint64
     e->hash = hash;
     e->klen = (uint32_t)klen;
     e->live = 1;
+    e->used = 1;
     if (kt->n_free) kt->n_free--;
     else kt->n_entries++;
     slot_insert(kt->slots, kt->mask, hash, idx);

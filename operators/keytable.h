@@ -19,7 +19,8 @@
 typedef struct rill_kt_entry {
     uint64_t hash;
     uint32_t klen;
-    uint32_t live;          /* 0 = free slot of the entry array */
+    uint16_t live;          /* 0 = free slot of the entry array */
+    uint16_t used;          /* touched since the eviction clock last passed */
     union { unsigned char inl[16]; unsigned char *ptr; } k;
     /* the operator's value follows, 8-aligned */
 } rill_kt_entry;

@@ -1,7 +1,19 @@
 /* operators/operator.c — what every window operator shares: set-up of the
  * base fields, emitting a record into the output batch, reporting a late
- * event. The output batch has one column per aggregate, named and typed as
- * its result, so a downstream operator can read it like any source.
+ * event, and the hot-key cache.
+ *
+ * The output batch has one column per aggregate, named and typed as its
+ * result, so a downstream operator can read it like any source.
+ *
+ * Hot-key cache: an operator keeps its keys' state in memory and writes what
+ * changed at each commit. With max_hot_keys set, right after a commit (when
+ * every key's record in the state is current) keys not used since the clock
+ * hand last passed are evicted until the budget holds: their memory is
+ * released and only their key and the time they are due back (a window end)
+ * stay, in a compact cold table with its own timers. An event for a cold
+ * key, or the watermark reaching its due time, reads its record back from
+ * the state. So state larger than memory works, at the price of one state
+ * read per key brought back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +28,10 @@ int rill__op_init(rill_op *op, const rill_op_methods *m, const char *name, rill_
     op->emit = o->emit;
     op->lateness = o->allowed_lateness_ms;
     op->wm = RILL_TIME_MIN;
+    if (rill__kt_init(&op->cold, sizeof(int64_t)) != RILL_OK) {
+        snprintf(err, errlen, "operator '%s': out of memory", name);
+        return RILL_ENOMEM;
+    }
     op->aggs = *aggs;
     memset(aggs, 0, sizeof *aggs); /* moved in */
     op->name = strdup(name);
@@ -42,6 +58,8 @@ fail_nomem:
 }
 
 void rill__op_fini(rill_op *op) {
+    rill__kt_free(&op->cold);
+    rill__timers_free(&op->cold_timers);
     free(op->name);
     free(op->values);
     rill_batch_free(op->out);
@@ -85,4 +103,92 @@ void rill__op_late(rill_op *op, const rill_op_input *in, size_t row, int64_t wm)
         .id = rill_batch_id(b, row),
     };
     op->on_late(&e, op->late_user);
+}
+
+/* ---- the hot-key cache ---------------------------------------------------- */
+
+/* Read cold key c back from the state into the operator. */
+static int fault_in(rill_op *op, uint32_t c) {
+    rill_kt_entry *e = rill__kt_entry(&op->cold, c);
+    void *val = NULL;
+    size_t vlen = 0;
+    int rc = rill__state_get(op->state, op->ns, rill__kt_key(e), e->klen, &val, &vlen);
+    if (rc == RILL_OK) {
+        rc = op->m->restore_key(op, rill__kt_key(e), e->klen, val, vlen);
+        free(val);
+    }
+    if (rc) {
+        snprintf(op->errmsg, sizeof op->errmsg, "reading back an evicted key: %s",
+                 rc == RILL_ENOT_FOUND ? "its record is missing from the state" : rill_strerror(rc));
+        return rc == RILL_ENOT_FOUND ? RILL_ECORRUPT : rc;
+    }
+    rill__kt_remove(&op->cold, c);
+    op->faults++;
+    return RILL_OK;
+}
+
+int rill__op_advance(rill_op *op, int64_t wm) {
+    rill_timer t;
+    if (wm == RILL_TIME_MAX) /* end of input: every key has something to say */
+        for (uint32_t c = 0; op->cold.count && c < op->cold.n_entries; c++)
+            if (rill__kt_entry(&op->cold, c)->live) {
+                int rc = fault_in(op, c);
+                if (rc) return rc;
+            }
+    while (op->cold.count && rill__timers_pop_due(&op->cold_timers, wm, &t)) {
+        rill_kt_entry *e = rill__kt_entry(&op->cold, t.key);
+        if (!e->live || *(int64_t *)rill__kt_value(&op->cold, t.key) != t.time) continue;
+        int rc = fault_in(op, t.key);
+        if (rc) return rc;
+    }
+    return op->m->advance(op, wm);
+}
+
+uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t hash, bool *created,
+                         int *status) {
+    *status = RILL_OK;
+    if (op->cold.count) {
+        uint32_t c = rill__kt_find(&op->cold, key, klen, hash);
+        if (c != RILL_KT_NONE) {
+            if ((*status = fault_in(op, c)) != RILL_OK) return RILL_KT_NONE;
+            *created = false;
+            uint32_t idx = rill__kt_find(op->kt, key, klen, hash);
+            if (idx == RILL_KT_NONE) *status = RILL_ECORRUPT;
+            return idx;
+        }
+    }
+    uint32_t idx = rill__kt_upsert(op->kt, key, klen, hash, created);
+    if (idx == RILL_KT_NONE) *status = RILL_ENOMEM;
+    return idx;
+}
+
+int rill__op_evict(rill_op *op) {
+    if (!op->max_hot_keys || op->kt->count <= op->max_hot_keys) return RILL_OK;
+    /* two turns of the clock at most: the first clears the used marks */
+    size_t steps = 2 * op->kt->n_entries;
+    while (op->kt->count > op->max_hot_keys && steps--) {
+        if (op->clock_hand >= op->kt->n_entries) op->clock_hand = 0;
+        uint32_t idx = (uint32_t)op->clock_hand++;
+        rill_kt_entry *e = rill__kt_entry(op->kt, idx);
+        if (!e->live) continue;
+        if (e->used) {
+            e->used = 0;
+            continue;
+        }
+        unsigned char key[RILL_KEY_ENC_MAX];
+        size_t klen = e->klen;
+        uint64_t hash = e->hash;
+        memcpy(key, rill__kt_key(e), klen);
+        int64_t due;
+        int rc = op->m->evict_key(op, idx, &due);
+        if (rc) return rc;
+        bool created;
+        uint32_t c = rill__kt_upsert(&op->cold, key, klen, hash, &created);
+        if (c == RILL_KT_NONE) return RILL_ENOMEM;
+        *(int64_t *)rill__kt_value(&op->cold, c) = due;
+        if (due != RILL_TIME_MAX && (rc = rill__timers_push(&op->cold_timers, due, c)) != RILL_OK)
+            return rc;
+        op->evictions++;
+    }
+    return RILL_OK;
 }

@@ -17,6 +17,8 @@
 
 #include "engine/batch.h"
 #include "operators/aggregate.h"
+#include "operators/keytable.h"
+#include "operators/timers.h"
 #include "state/state.h"
 
 #define RILL_OP_METHODS_VERSION 1
@@ -83,6 +85,10 @@ struct rill_op_methods {
     /* Load one key's record written by checkpoint (fresh operator). */
     int (*restore_key)(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen);
     size_t (*key_count)(const rill_op *op);
+    /* Release the in-memory state of key idx (clean: its record in the
+     * state is current) and remove it from the key table; *due is the time
+     * it must be back for (RILL_TIME_MAX: none). */
+    int (*evict_key)(rill_op *op, uint32_t idx, int64_t *due);
     void (*destroy)(rill_op *op);
 };
 
@@ -100,11 +106,36 @@ struct rill_op {
     void *late_user;
     uint64_t events_in, late, emitted;
     char errmsg[256];
+    /* The hot-key cache (see operator.c): the operator's own key table, the
+     * keys evicted to the state with when each is due back, and where the
+     * state is. */
+    rill_keytable *kt;
+    rill_state *state;
+    uint32_t ns;
+    size_t max_hot_keys;   /* 0 = keep every key in memory */
+    rill_keytable cold;    /* value: int64 due */
+    rill_timer_heap cold_timers;
+    size_t clock_hand;
+    uint64_t evictions, faults;
 };
 
+/* Move the watermark to wm: bring back evicted keys due by then, then let
+ * the operator fire what closed. */
+int rill__op_advance(rill_op *op, int64_t wm);
+
 static inline int rill__op_catch_up(rill_op *op, int64_t wm) {
-    return wm > op->wm ? op->m->advance(op, wm) : 0;
+    return wm > op->wm ? rill__op_advance(op, wm) : 0;
 }
+
+/* The index of key in the operator's table: found, brought back from the
+ * state if it was evicted (*created = false), or new and empty
+ * (*created = true). RILL_KT_NONE on failure, with *status set. */
+uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t hash, bool *created,
+                         int *status);
+
+/* After a commit (every key clean): evict keys not used lately until at
+ * most max_hot_keys stay in memory. */
+int rill__op_evict(rill_op *op);
 
 /* Common set-up of base fields (name copied, aggs moved in, output batch for
  * the schema of the aggregates' outputs). On failure frees what it took. */

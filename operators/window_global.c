@@ -16,6 +16,7 @@
  * Records: start = the key's first event time, end = the boundary (every T)
  * or the newest event time + 1, ts = end - 1.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +116,9 @@ static int glob_process(rill_op *op, const rill_op_input *in) {
     for (size_t row = 0; row < b->len; row++) {
         int64_t ts = in->ts[row];
         bool created;
-        uint32_t idx = rill__kt_upsert(&o->kt, rill__batch_bytes(b, b->key[row]), b->key[row].len,
-                                       b->key_hash[row], &created);
-        if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+        uint32_t idx = rill__op_upsert(op, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                                       b->key_hash[row], &created, &rc);
+        if (idx == RILL_KT_NONE) return rc;
         glob_key *k = rill__kt_value(&o->kt, idx);
         if (created) {
             k->first_ts = k->last_ts = ts;
@@ -257,6 +258,20 @@ static int glob_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
     return RILL_OK;
 }
 
+/* When a key not in memory must be back: its first pending slice's end,
+ * or (every T) the next boundary for events that went straight into the
+ * total. RILL_TIME_MAX: only an event or the end of input needs it. */
+static int64_t glob_due(const glob_op *o, const glob_key *k) {
+    if (k->n_pending) {
+        int64_t s;
+        memcpy(&s, k->pending, 8);
+        return rill__time_add(s, o->every);
+    }
+    if (k->unemitted && o->trigger == RILL_TRIGGER_EVERY_MS && o->base.wm != RILL_TIME_MIN)
+        return next_boundary(o, o->base.wm);
+    return RILL_TIME_MAX;
+}
+
 static int glob_restore_key(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen) {
     glob_op *o = (glob_op *)op;
     const char *p = val;
@@ -286,13 +301,17 @@ static int glob_restore_key(rill_op *op, const void *key, size_t klen, const voi
     memcpy(total_of(k), p + head, op->aggs.block_size);
     k->stored = 1;
     k->due = RILL_TIME_MAX;
-    if (n) {
-        int64_t s;
-        memcpy(&s, k->pending, 8);
-        return arm(o, idx, k, rill__time_add(s, o->every));
-    }
-    if (k->unemitted && o->trigger == RILL_TRIGGER_EVERY_MS && op->wm != RILL_TIME_MIN)
-        return arm(o, idx, k, next_boundary(o, op->wm));
+    int64_t due = glob_due(o, k);
+    return due == RILL_TIME_MAX ? RILL_OK : arm(o, idx, k, due);
+}
+
+static int glob_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
+    glob_op *o = (glob_op *)op;
+    glob_key *k = rill__kt_value(&o->kt, idx);
+    assert(k->stored && !k->dirty); /* only after a commit */
+    *due = glob_due(o, k);
+    free(k->pending);
+    rill__kt_remove(&o->kt, idx);
     return RILL_OK;
 }
 
@@ -317,6 +336,7 @@ static const rill_op_methods glob_methods = {
     .checkpoint = glob_checkpoint,
     .restore_key = glob_restore_key,
     .key_count = glob_key_count,
+    .evict_key = glob_evict_key,
     .destroy = glob_destroy,
 };
 
@@ -332,6 +352,7 @@ int rill__op_new_global(const char *name, rill_agg_set *aggs, const rill_window_
     o->trigger = opts->window.trigger;
     o->every = opts->window.trigger_every > 0 ? opts->window.trigger_every : 1;
     o->stride = 8 + o->base.aggs.block_size;
+    o->base.kt = &o->kt;
     if (rill__kt_init(&o->kt, sizeof(glob_key) + o->base.aggs.block_size) != RILL_OK) {
         glob_destroy(&o->base);
         snprintf(err, errlen, "operator '%s': out of memory", name);

@@ -19,6 +19,7 @@
  * cannot be revised, so it goes to the late output whatever the allowed
  * lateness.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,8 @@ static int drain(oe_op *o, uint32_t idx, int64_t wm) {
     if (done) {
         memmove(k->pend, k->pend + (size_t)done * o->pstride, (size_t)(k->n_pend - done) * o->pstride);
         k->n_pend -= done;
+        int drc = mark_dirty(o, idx, k); /* its FIFO and waiting list changed */
+        if (!rc) rc = drc;
     }
     if (!rc && k->n_pend && pend_at(o, k, 0)->ts < k->due) {
         k->due = pend_at(o, k, 0)->ts;
@@ -199,9 +202,9 @@ static int oe_process(rill_op *op, const rill_op_input *in) {
             continue;
         }
         bool created;
-        uint32_t idx = rill__kt_upsert(&o->kt, rill__batch_bytes(b, b->key[row]), b->key[row].len,
-                                       b->key_hash[row], &created);
-        if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+        uint32_t idx = rill__op_upsert(op, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                                       b->key_hash[row], &created, &rc);
+        if (idx == RILL_KT_NONE) return rc;
         oe_key *k = rill__kt_value(&o->kt, idx);
         if (created) k->due = RILL_TIME_MAX;
         if ((rc = key_ready(o, k)) != RILL_OK) return rc;
@@ -336,6 +339,17 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     return rc;
 }
 
+static int oe_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
+    oe_op *o = (oe_op *)op;
+    oe_key *k = rill__kt_value(&o->kt, idx);
+    assert(k->stored && !k->dirty); /* only after a commit */
+    *due = k->n_pend ? pend_at(o, k, 0)->ts : RILL_TIME_MAX;
+    for (uint32_t j = 0; j < k->n_pend; j++) free(pend_at(o, k, j)->id);
+    key_release(k);
+    rill__kt_remove(&o->kt, idx);
+    return RILL_OK;
+}
+
 static size_t oe_key_count(const rill_op *op) { return ((const oe_op *)op)->kt.count; }
 
 static void oe_destroy(rill_op *op) {
@@ -362,6 +376,7 @@ static const rill_op_methods oe_methods = {
     .checkpoint = oe_checkpoint,
     .restore_key = oe_restore_key,
     .key_count = oe_key_count,
+    .evict_key = oe_evict_key,
     .destroy = oe_destroy,
 };
 
@@ -382,6 +397,7 @@ int rill__op_new_on_event(const char *name, rill_agg_set *aggs, const rill_windo
     o->gap = w->gap_ms;
     size_t bs = o->base.aggs.block_size ? o->base.aggs.block_size : 8;
     o->pstride = sizeof(pend_hdr) + o->base.aggs.block_size;
+    o->base.kt = &o->kt;
     o->one = malloc(bs);
     o->tmp = malloc(bs);
     if (!o->one || !o->tmp || rill__kt_init(&o->kt, sizeof(oe_key)) != RILL_OK) {

@@ -17,6 +17,7 @@
  * A fired session is dropped once no event that is still on time could join
  * it: end + gap + allowed lateness <= W.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +166,13 @@ static int sess_process(rill_op *op, const rill_op_input *in) {
             continue;
         }
         bool created;
-        uint32_t idx = rill__kt_upsert(&o->kt, rill__batch_bytes(b, b->key[row]), b->key[row].len,
-                                       b->key_hash[row], &created);
-        if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+        int rc;
+        uint32_t idx = rill__op_upsert(op, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                                       b->key_hash[row], &created, &rc);
+        if (idx == RILL_KT_NONE) return rc;
         sess_key *k = rill__kt_value(&o->kt, idx);
         if (created) k->due = RILL_TIME_MAX;
-        int rc = sess_add(o, k, in, row, ts);
+        rc = sess_add(o, k, in, row, ts);
         if (!rc) rc = mark_dirty(o, idx, k);
         if (!rc) rc = reschedule(o, idx, k);
         if (rc) return rc;
@@ -298,6 +300,16 @@ static int sess_restore_key(rill_op *op, const void *key, size_t klen, const voi
     return reschedule(o, idx, k);
 }
 
+static int sess_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
+    sess_op *o = (sess_op *)op;
+    sess_key *k = rill__kt_value(&o->kt, idx);
+    assert(k->stored && !k->dirty); /* only after a commit */
+    *due = key_due(o, k);
+    key_release(k);
+    rill__kt_remove(&o->kt, idx);
+    return RILL_OK;
+}
+
 static size_t sess_key_count(const rill_op *op) { return ((const sess_op *)op)->kt.count; }
 
 static void sess_destroy(rill_op *op) {
@@ -319,6 +331,7 @@ static const rill_op_methods sess_methods = {
     .checkpoint = sess_checkpoint,
     .restore_key = sess_restore_key,
     .key_count = sess_key_count,
+    .evict_key = sess_evict_key,
     .destroy = sess_destroy,
 };
 
@@ -333,6 +346,7 @@ int rill__op_new_session(const char *name, rill_agg_set *aggs, const rill_window
     }
     o->gap = opts->window.gap_ms;
     o->stride = sizeof(sess_hdr) + o->base.aggs.block_size;
+    o->base.kt = &o->kt;
     if (rill__kt_init(&o->kt, sizeof(sess_key)) != RILL_OK) {
         sess_destroy(&o->base);
         snprintf(err, errlen, "operator '%s': out of memory", name);

@@ -25,6 +25,7 @@
  * Not done here: per-slice storage for huge windows (the whole key record is
  * rewritten when the key changes).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,9 +375,9 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
             continue;
         }
         bool created;
-        uint32_t idx = rill__kt_upsert(&o->kt, rill__batch_bytes(b, b->key[row]), b->key[row].len,
-                                       b->key_hash[row], &created);
-        if (idx == RILL_KT_NONE) return RILL_ENOMEM;
+        uint32_t idx = rill__op_upsert(op, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                                       b->key_hash[row], &created, &rc);
+        if (idx == RILL_KT_NONE) return rc;
         sliced_key *k = rill__kt_value(&o->kt, idx);
         if (created) {
             k->fired_upto = RILL_TIME_MIN;
@@ -500,6 +501,16 @@ static int sliced_restore_key(rill_op *op, const void *key, size_t klen, const v
     return schedule(o, idx, k);
 }
 
+static int sliced_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
+    sliced_op *o = (sliced_op *)op;
+    sliced_key *k = rill__kt_value(&o->kt, idx);
+    assert(k->stored && !k->dirty); /* only after a commit */
+    *due = key_due(o, k);
+    key_release(k);
+    rill__kt_remove(&o->kt, idx);
+    return RILL_OK;
+}
+
 static size_t sliced_key_count(const rill_op *op) { return ((const sliced_op *)op)->kt.count; }
 
 static void sliced_destroy(rill_op *op) {
@@ -523,6 +534,7 @@ static const rill_op_methods sliced_methods = {
     .checkpoint = sliced_checkpoint,
     .restore_key = sliced_restore_key,
     .key_count = sliced_key_count,
+    .evict_key = sliced_evict_key,
     .destroy = sliced_destroy,
 };
 
@@ -550,6 +562,7 @@ int rill__op_new_sliced(const char *name, rill_agg_set *aggs, const rill_window_
     o->g = gcd64(o->size, o->slide);
     o->tumbling = o->size == o->slide;
     o->stride = 8 + o->base.aggs.block_size;
+    o->base.kt = &o->kt;
     o->tmp = malloc(o->base.aggs.block_size ? o->base.aggs.block_size : 1);
     if (!o->tmp || rill__kt_init(&o->kt, sizeof(sliced_key)) != RILL_OK) {
         sliced_destroy(&o->base);

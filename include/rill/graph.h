@@ -198,6 +198,12 @@ typedef struct rill_plan_opts {
      * default) refuses it with RILL_ESTATE_MISMATCH; true deletes the old
      * graph's state and starts afresh. */
     bool discard_mismatched_state;
+    /* Keep at most this many keys of each operator in memory (0 = all).
+     * After each commit the least recently used keys beyond it are evicted:
+     * only their key and next due time stay in memory, and their state is
+     * read back from the state store when an event or the watermark needs
+     * it. This is how state larger than memory works (use RocksDB). */
+    size_t max_hot_keys;
 } rill_plan_opts;
 
 /* Validate g and prepare it for running. On success *out is a plan the

@@ -49,7 +49,10 @@ typedef struct rill_op_stats {
     uint64_t events_in;  /* rows the operator read */
     uint64_t late;       /* rows sent to the late output */
     uint64_t emitted;    /* records emitted (updates included) */
-    uint64_t keys;       /* keys holding state now */
+    uint64_t keys;       /* keys holding state now (in memory or evicted) */
+    uint64_t hot_keys;   /* of which in memory */
+    uint64_t evictions;  /* keys evicted to the state (rill_plan_opts.max_hot_keys) */
+    uint64_t reads_back; /* evicted keys read back from the state */
     int64_t watermark;   /* the operator's watermark (INT64_MIN before any) */
 } rill_op_stats;
 
