@@ -282,8 +282,8 @@ int rill_plan_op_stats(const rill_plan *p, const char *op, rill_op_stats *out) {
         out->events_in = o->events_in;
         out->late = o->late;
         out->emitted = o->emitted;
-        out->keys = o->m->key_count(o) + o->cold.count;
-        out->hot_keys = o->m->key_count(o);
+        out->keys = o->kt->count + o->cold.count;
+        out->hot_keys = o->kt->count;
         out->evictions = o->evictions;
         out->reads_back = o->faults;
         out->watermark = o->wm;
@@ -389,7 +389,7 @@ int rill_plan_commit(rill_plan *p) {
     if (!wb) return rill__plan_error(p, RILL_ENOMEM, "commit: out of memory");
     int rc = RILL_OK;
     for (size_t i = 0; !rc && i < p->n_ops; i++)
-        rc = p->ops[i].op->m->checkpoint(p->ops[i].op, wb, p->ops[i].ns);
+        rc = rill__op_checkpoint(p->ops[i].op, wb, p->ops[i].ns);
     for (size_t i = 0; !rc && i < p->n_sources; i++)
         rc = put_meta(wb, p->meta_ns, "src:", p->sources[i].name, &p->sources[i].wm, 8);
     for (size_t i = 0; !rc && i < p->n_ops; i++) {

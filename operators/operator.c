@@ -15,6 +15,7 @@
  * the state. So state larger than memory works, at the price of one state
  * read per key brought back.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ fail_nomem:
 }
 
 void rill__op_fini(rill_op *op) {
+    free(op->dirty);
+    op->dirty = NULL;
     rill__kt_free(&op->cold);
     rill__timers_free(&op->cold_timers);
     free(op->name);
@@ -179,9 +182,10 @@ int rill__op_evict(rill_op *op) {
         size_t klen = e->klen;
         uint64_t hash = e->hash;
         memcpy(key, rill__kt_key(e), klen);
-        int64_t due;
-        int rc = op->m->evict_key(op, idx, &due);
-        if (rc) return rc;
+        assert(((rill_key_hdr *)rill__kt_value(op->kt, idx))->stored); /* only after a commit */
+        int64_t due = op->m->key_due(op, idx);
+        rill__op_drop_key(op, idx);
+        int rc;
         bool created;
         uint32_t c = rill__kt_upsert(&op->cold, key, klen, hash, &created);
         if (c == RILL_KT_NONE) return RILL_ENOMEM;
@@ -191,4 +195,73 @@ int rill__op_evict(rill_op *op) {
         op->evictions++;
     }
     return RILL_OK;
+}
+
+/* ---- dirty keys and checkpoints -------------------------------------------- */
+
+int rill__op_mark_dirty(rill_op *op, uint32_t idx) {
+    rill_key_hdr *h = rill__kt_value(op->kt, idx);
+    if (h->dirty) return RILL_OK;
+    if (op->n_dirty == op->dirty_cap) {
+        size_t cap = op->dirty_cap ? op->dirty_cap * 2 : 256;
+        uint32_t *q = realloc(op->dirty, cap * sizeof *q);
+        if (!q) return RILL_ENOMEM;
+        op->dirty = q;
+        op->dirty_cap = cap;
+    }
+    op->dirty[op->n_dirty++] = idx;
+    h->dirty = 1;
+    return RILL_OK;
+}
+
+void rill__op_drop_key(rill_op *op, uint32_t idx) {
+    op->m->release_key(op, idx);
+    rill__kt_remove(op->kt, idx);
+}
+
+int rill__op_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = RILL_OK;
+    /* An index can be listed twice when its key was dropped and the index
+     * reused: writing the same record twice is harmless. */
+    for (size_t d = 0; d < op->n_dirty && !rc; d++) {
+        uint32_t idx = op->dirty[d];
+        rill_kt_entry *e = rill__kt_entry(op->kt, idx);
+        if (!e->live) continue;
+        size_t need = op->m->record_size(op, idx);
+        if (!need) {
+            rc = rill__state_batch_delete(wb, ns, rill__kt_key(e), e->klen);
+            continue;
+        }
+        if (need > cap) {
+            char *q = realloc(buf, need);
+            if (!q) {
+                rc = RILL_ENOMEM;
+                break;
+            }
+            buf = q;
+            cap = need;
+        }
+        op->m->record_encode(op, idx, buf);
+        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
+    }
+    free(buf);
+    if (rc) return rc;
+    /* the batch holds everything; now forget the bookkeeping */
+    for (size_t d = 0; d < op->n_dirty; d++) {
+        uint32_t idx = op->dirty[d];
+        if (!rill__kt_entry(op->kt, idx)->live) continue;
+        rill_key_hdr *h = rill__kt_value(op->kt, idx);
+        h->dirty = 0;
+        h->stored = 1;
+        if (!op->m->record_size(op, idx)) rill__op_drop_key(op, idx);
+    }
+    op->n_dirty = 0;
+    return RILL_OK;
+}
+
+void rill__op_release_keys(rill_op *op) {
+    for (size_t i = 0; op->kt && i < op->kt->n_entries; i++)
+        if (rill__kt_entry(op->kt, (uint32_t)i)->live) op->m->release_key(op, (uint32_t)i);
 }

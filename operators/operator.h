@@ -27,6 +27,13 @@
 
 typedef struct rill_op rill_op;
 
+/* Every operator's per-key value starts with this header. */
+typedef struct rill_key_hdr {
+    uint8_t dirty;    /* changed since the last checkpoint */
+    uint8_t stored;   /* has a record in the state */
+    uint8_t spare[6];
+} rill_key_hdr;
+
 /* One batch of input for an operator, and how its watermark moves. */
 typedef struct rill_op_input {
     const rill_batch *b;
@@ -79,16 +86,18 @@ struct rill_op_methods {
     /* The watermark moved to wm (>= the previous one): fire what closed,
      * drop what is past the allowed lateness. */
     int (*advance)(rill_op *op, int64_t wm);
-    /* Write every changed key to wb (namespace ns); afterwards forget keys
-     * that became empty. */
-    int (*checkpoint)(rill_op *op, rill_state_batch *wb, uint32_t ns);
-    /* Load one key's record written by checkpoint (fresh operator). */
+    /* Bytes of key idx's record; 0 = it has no state left (the checkpoint
+     * deletes its record and drops the key). */
+    size_t (*record_size)(const rill_op *op, uint32_t idx);
+    /* Write key idx's record (record_size bytes) to buf. */
+    void (*record_encode)(const rill_op *op, uint32_t idx, char *buf);
+    /* Load one key's record (a fresh key) and schedule what it has due. */
     int (*restore_key)(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen);
-    size_t (*key_count)(const rill_op *op);
-    /* Release the in-memory state of key idx (clean: its record in the
-     * state is current) and remove it from the key table; *due is the time
-     * it must be back for (RILL_TIME_MAX: none). */
-    int (*evict_key)(rill_op *op, uint32_t idx, int64_t *due);
+    /* When key idx must be back in memory if evicted now (RILL_TIME_MAX:
+     * only when an event for it comes, or at the end of input). */
+    int64_t (*key_due)(const rill_op *op, uint32_t idx);
+    /* Free what key idx's value owns (not the key table entry). */
+    void (*release_key)(rill_op *op, uint32_t idx);
     void (*destroy)(rill_op *op);
 };
 
@@ -110,6 +119,8 @@ struct rill_op {
      * keys evicted to the state with when each is due back, and where the
      * state is. */
     rill_keytable *kt;
+    uint32_t *dirty;       /* keys changed since the last checkpoint */
+    size_t n_dirty, dirty_cap;
     rill_state *state;
     uint32_t ns;
     size_t max_hot_keys;   /* 0 = keep every key in memory */
@@ -136,6 +147,20 @@ uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t has
 /* After a commit (every key clean): evict keys not used lately until at
  * most max_hot_keys stay in memory. */
 int rill__op_evict(rill_op *op);
+
+/* Note that key idx changed: the next checkpoint writes it. */
+int rill__op_mark_dirty(rill_op *op, uint32_t idx);
+
+/* Write every changed key to wb in namespace ns (a put of its record, or a
+ * delete when it has no state left), then mark them clean and stored and
+ * drop the empty ones. On failure nothing is marked. */
+int rill__op_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns);
+
+/* Release key idx and remove it from the key table. */
+void rill__op_drop_key(rill_op *op, uint32_t idx);
+
+/* Release every key (before the operator is freed). */
+void rill__op_release_keys(rill_op *op);
 
 /* Common set-up of base fields (name copied, aggs moved in, output batch for
  * the schema of the aggregates' outputs). On failure frees what it took. */

@@ -16,7 +16,6 @@
  * Records: start = the key's first event time, end = the boundary (every T)
  * or the newest event time + 1, ts = end - 1.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +27,13 @@
 #define RECORD_VERSION 1
 
 typedef struct glob_key {
+    rill_key_hdr h;
     uint64_t count;       /* events so far */
     uint64_t unemitted;   /* events since the last record */
     int64_t first_ts, last_ts;
     int64_t due;
     char *pending;        /* every T: slices (start | block), sorted */
     uint32_t n_pending, cap_pending;
-    uint8_t dirty, stored;
     /* the total block follows (8-aligned) */
 } glob_key;
 
@@ -45,25 +44,9 @@ typedef struct glob_op {
     size_t stride; /* pending slice: 8 + block */
     rill_keytable kt;
     rill_timer_heap timers;
-    uint32_t *dirty;
-    size_t n_dirty, dirty_cap;
 } glob_op;
 
 static char *total_of(glob_key *k) { return (char *)(k + 1); }
-
-static int mark_dirty(glob_op *o, uint32_t idx, glob_key *k) {
-    if (k->dirty) return RILL_OK;
-    if (o->n_dirty == o->dirty_cap) {
-        size_t cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
-        uint32_t *q = realloc(o->dirty, cap * sizeof *q);
-        if (!q) return RILL_ENOMEM;
-        o->dirty = q;
-        o->dirty_cap = cap;
-    }
-    o->dirty[o->n_dirty++] = idx;
-    k->dirty = 1;
-    return RILL_OK;
-}
 
 static int emit_key(glob_op *o, uint32_t idx, int64_t end) {
     rill_kt_entry *e = rill__kt_entry(&o->kt, idx);
@@ -129,7 +112,7 @@ static int glob_process(rill_op *op, const rill_op_input *in) {
         if (ts > k->last_ts) k->last_ts = ts;
         k->count++;
         k->unemitted++;
-        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        if ((rc = rill__op_mark_dirty(&o->base, idx)) != RILL_OK) return rc;
         if (o->trigger == RILL_TRIGGER_EVERY_MS) {
             int64_t s = rill__floor_div(ts, o->every) * o->every;
             int64_t end = rill__time_add(s, o->every);
@@ -191,7 +174,7 @@ static int fold_due(glob_op *o, uint32_t idx, int64_t wm) {
         memcpy(&s, k->pending, 8);
         rc = arm(o, idx, k, rill__time_add(s, o->every));
     }
-    return rc ? rc : mark_dirty(o, idx, k);
+    return rc ? rc : rill__op_mark_dirty(&o->base, idx);
 }
 
 static int glob_advance(rill_op *op, int64_t wm) {
@@ -211,51 +194,36 @@ static int glob_advance(rill_op *op, int64_t wm) {
             glob_key *k = rill__kt_value(&o->kt, (uint32_t)i);
             if (!k->unemitted) continue;
             int rc = emit_key(o, (uint32_t)i, rill__time_add(k->last_ts, 1));
-            if (!rc) rc = mark_dirty(o, (uint32_t)i, rill__kt_value(&o->kt, (uint32_t)i));
+            if (!rc) rc = rill__op_mark_dirty(&o->base, (uint32_t)i);
             if (rc) return rc;
         }
     }
     return RILL_OK;
 }
 
-static int glob_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
-    glob_op *o = (glob_op *)op;
-    size_t head = 1 + 4 * 8 + 4;
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = RILL_OK;
-    for (size_t d = 0; d < o->n_dirty && !rc; d++) {
-        rill_kt_entry *e = rill__kt_entry(&o->kt, o->dirty[d]);
-        if (!e->live) continue;
-        glob_key *k = rill__kt_value(&o->kt, o->dirty[d]);
-        size_t need = head + op->aggs.block_size + (size_t)k->n_pending * o->stride;
-        if (need > cap) {
-            char *q = realloc(buf, need);
-            if (!q) { rc = RILL_ENOMEM; break; }
-            buf = q;
-            cap = need;
-        }
-        buf[0] = RECORD_VERSION;
-        memcpy(buf + 1, &k->count, 8);
-        memcpy(buf + 9, &k->unemitted, 8);
-        memcpy(buf + 17, &k->first_ts, 8);
-        memcpy(buf + 25, &k->last_ts, 8);
-        memcpy(buf + 33, &k->n_pending, 4);
-        memcpy(buf + head, total_of(k), op->aggs.block_size);
-        if (k->n_pending)
-            memcpy(buf + head + op->aggs.block_size, k->pending, (size_t)k->n_pending * o->stride);
-        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
-    }
-    free(buf);
-    if (rc) return rc;
-    for (size_t d = 0; d < o->n_dirty; d++)
-        if (rill__kt_entry(&o->kt, o->dirty[d])->live) {
-            glob_key *k = rill__kt_value(&o->kt, o->dirty[d]);
-            k->dirty = 0;
-            k->stored = 1;
-        }
-    o->n_dirty = 0;
-    return RILL_OK;
+/* Record: version | count | unemitted | first_ts | last_ts | n_pending |
+ * total block | n_pending slices (start | block). Global keys always have
+ * state, so a key is never deleted. */
+#define HEAD_BYTES (1 + 4 * 8 + 4)
+
+static size_t glob_record_size(const rill_op *op, uint32_t idx) {
+    const glob_op *o = (const glob_op *)op;
+    const glob_key *k = rill__kt_value(&o->kt, idx);
+    return HEAD_BYTES + op->aggs.block_size + (size_t)k->n_pending * o->stride;
+}
+
+static void glob_record_encode(const rill_op *op, uint32_t idx, char *buf) {
+    const glob_op *o = (const glob_op *)op;
+    glob_key *k = rill__kt_value(&o->kt, idx);
+    buf[0] = RECORD_VERSION;
+    memcpy(buf + 1, &k->count, 8);
+    memcpy(buf + 9, &k->unemitted, 8);
+    memcpy(buf + 17, &k->first_ts, 8);
+    memcpy(buf + 25, &k->last_ts, 8);
+    memcpy(buf + 33, &k->n_pending, 4);
+    memcpy(buf + HEAD_BYTES, total_of(k), op->aggs.block_size);
+    if (k->n_pending)
+        memcpy(buf + HEAD_BYTES + op->aggs.block_size, k->pending, (size_t)k->n_pending * o->stride);
 }
 
 /* When a key not in memory must be back: its first pending slice's end,
@@ -275,7 +243,7 @@ static int64_t glob_due(const glob_op *o, const glob_key *k) {
 static int glob_restore_key(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen) {
     glob_op *o = (glob_op *)op;
     const char *p = val;
-    size_t head = 1 + 4 * 8 + 4;
+    size_t head = HEAD_BYTES;
     uint32_t n;
     if (vlen < head + op->aggs.block_size || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
     memcpy(&n, p + 33, 4);
@@ -299,32 +267,26 @@ static int glob_restore_key(rill_op *op, const void *key, size_t klen, const voi
     memcpy(&k->first_ts, p + 17, 8);
     memcpy(&k->last_ts, p + 25, 8);
     memcpy(total_of(k), p + head, op->aggs.block_size);
-    k->stored = 1;
+    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     int64_t due = glob_due(o, k);
     return due == RILL_TIME_MAX ? RILL_OK : arm(o, idx, k, due);
 }
 
-static int glob_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
-    glob_op *o = (glob_op *)op;
-    glob_key *k = rill__kt_value(&o->kt, idx);
-    assert(k->stored && !k->dirty); /* only after a commit */
-    *due = glob_due(o, k);
-    free(k->pending);
-    rill__kt_remove(&o->kt, idx);
-    return RILL_OK;
+static int64_t glob_key_due(const rill_op *op, uint32_t idx) {
+    const glob_op *o = (const glob_op *)op;
+    return glob_due(o, rill__kt_value(&o->kt, idx));
 }
 
-static size_t glob_key_count(const rill_op *op) { return ((const glob_op *)op)->kt.count; }
+static void glob_release_key(rill_op *op, uint32_t idx) {
+    free(((glob_key *)rill__kt_value(&((glob_op *)op)->kt, idx))->pending);
+}
 
 static void glob_destroy(rill_op *op) {
     glob_op *o = (glob_op *)op;
-    for (size_t i = 0; i < o->kt.n_entries; i++)
-        if (rill__kt_entry(&o->kt, (uint32_t)i)->live)
-            free(((glob_key *)rill__kt_value(&o->kt, (uint32_t)i))->pending);
+    rill__op_release_keys(op);
     rill__kt_free(&o->kt);
     rill__timers_free(&o->timers);
-    free(o->dirty);
     rill__op_fini(op);
     free(o);
 }
@@ -333,10 +295,11 @@ static const rill_op_methods glob_methods = {
     .version = RILL_OP_METHODS_VERSION,
     .process = glob_process,
     .advance = glob_advance,
-    .checkpoint = glob_checkpoint,
+    .record_size = glob_record_size,
+    .record_encode = glob_record_encode,
     .restore_key = glob_restore_key,
-    .key_count = glob_key_count,
-    .evict_key = glob_evict_key,
+    .key_due = glob_key_due,
+    .release_key = glob_release_key,
     .destroy = glob_destroy,
 };
 

@@ -19,7 +19,6 @@
  * cannot be revised, so it goes to the late output whatever the allowed
  * lateness.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +38,13 @@ typedef struct pend_hdr {
 } pend_hdr; /* followed by the event's block */
 
 typedef struct oe_key {
+    rill_key_hdr h;
     rill_fifo_agg fifo;   /* emitted events still in the window */
     char *pend;           /* waiting events, sorted by (ts, seq) */
     uint32_t n_pend, cap_pend;
     uint64_t next_seq;
     int64_t due;
-    uint8_t dirty, stored, fifo_ready;
+    uint8_t fifo_ready;
 } oe_key;
 
 typedef struct oe_op oe_op;
@@ -59,28 +59,12 @@ struct oe_op {
     size_t pstride; /* pend_hdr + block */
     rill_keytable kt;
     rill_timer_heap timers;
-    uint32_t *dirty;
-    size_t n_dirty, dirty_cap;
     char *one;  /* scratch block: a single event */
     char *tmp;  /* scratch block: the window */
 };
 
 static pend_hdr *pend_at(const oe_op *o, const oe_key *k, uint32_t i) {
     return (pend_hdr *)(void *)(k->pend + (size_t)i * o->pstride);
-}
-
-static int mark_dirty(oe_op *o, uint32_t idx, oe_key *k) {
-    if (k->dirty) return RILL_OK;
-    if (o->n_dirty == o->dirty_cap) {
-        size_t cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
-        uint32_t *q = realloc(o->dirty, cap * sizeof *q);
-        if (!q) return RILL_ENOMEM;
-        o->dirty = q;
-        o->dirty_cap = cap;
-    }
-    o->dirty[o->n_dirty++] = idx;
-    k->dirty = 1;
-    return RILL_OK;
 }
 
 static int key_ready(oe_op *o, oe_key *k) {
@@ -90,8 +74,10 @@ static int key_ready(oe_op *o, oe_key *k) {
     return RILL_OK;
 }
 
-/* Frees the key's memory except the ids of waiting events (see oe_destroy). */
-static void key_release(oe_key *k) {
+static void oe_release_key(rill_op *op, uint32_t idx) {
+    oe_op *o = (oe_op *)op;
+    oe_key *k = rill__kt_value(&o->kt, idx);
+    for (uint32_t j = 0; j < k->n_pend; j++) free(pend_at(o, k, j)->id);
     if (k->fifo_ready) rill__fifo_free(&k->fifo);
     free(k->pend);
     memset(k, 0, sizeof *k);
@@ -147,7 +133,7 @@ static int drain(oe_op *o, uint32_t idx, int64_t wm) {
     if (done) {
         memmove(k->pend, k->pend + (size_t)done * o->pstride, (size_t)(k->n_pend - done) * o->pstride);
         k->n_pend -= done;
-        int drc = mark_dirty(o, idx, k); /* its FIFO and waiting list changed */
+        int drc = rill__op_mark_dirty(&o->base, idx); /* its FIFO and waiting list changed */
         if (!rc) rc = drc;
     }
     if (!rc && k->n_pend && pend_at(o, k, 0)->ts < k->due) {
@@ -210,7 +196,7 @@ static int oe_process(rill_op *op, const rill_op_input *in) {
         if ((rc = key_ready(o, k)) != RILL_OK) return rc;
         rill__agg_block_init(&op->aggs, o->one);
         rill__agg_block_add(&op->aggs, o->one, in->cols, row, ts);
-        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        if ((rc = rill__op_mark_dirty(&o->base, idx)) != RILL_OK) return rc;
         const void *id = rill__batch_bytes(b, b->id[row]);
         size_t idlen = b->id[row].len;
         int64_t now = rill__wm_now(&walk);
@@ -241,56 +227,40 @@ static int oe_advance(rill_op *op, int64_t wm) {
 
 /* Record: version | next_seq | n_fifo | n_pend | fifo (ts | block)... |
  *         pending (ts | idlen(4) | id | block)... */
-static int oe_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
-    oe_op *o = (oe_op *)op;
+static size_t oe_record_size(const rill_op *op, uint32_t idx) {
+    const oe_op *o = (const oe_op *)op;
+    const oe_key *k = rill__kt_value(&o->kt, idx);
     size_t bs = op->aggs.block_size;
-    int rc = RILL_OK;
-    char *buf = NULL;
-    size_t cap = 0;
-    for (size_t d = 0; d < o->n_dirty && !rc; d++) {
-        rill_kt_entry *e = rill__kt_entry(&o->kt, o->dirty[d]);
-        if (!e->live) continue;
-        oe_key *k = rill__kt_value(&o->kt, o->dirty[d]);
-        size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
-        size_t need = 1 + 8 + 4 + 4 + nf * (8 + bs);
-        for (uint32_t i = 0; i < k->n_pend; i++) need += 8 + 4 + pend_at(o, k, i)->idlen + bs;
-        if (need > cap) {
-            char *q = realloc(buf, need);
-            if (!q) { rc = RILL_ENOMEM; break; }
-            buf = q;
-            cap = need;
-        }
-        char *p = buf;
-        uint32_t nf32 = (uint32_t)nf;
-        *p++ = RECORD_VERSION;
-        memcpy(p, &k->next_seq, 8); p += 8;
-        memcpy(p, &nf32, 4); p += 4;
-        memcpy(p, &k->n_pend, 4); p += 4;
-        for (size_t i = 0; i < nf; i++) {
-            memcpy(p, rill__fifo_elem(&k->fifo, i), 8 + bs);
-            p += 8 + bs;
-        }
-        for (uint32_t i = 0; i < k->n_pend; i++) {
-            pend_hdr *h = pend_at(o, k, i);
-            uint32_t il = (uint32_t)h->idlen;
-            memcpy(p, &h->ts, 8); p += 8;
-            memcpy(p, &il, 4); p += 4;
-            if (il) memcpy(p, h->id, il);
-            p += il;
-            memcpy(p, h + 1, bs); p += bs;
-        }
-        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
+    size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
+    size_t need = 1 + 8 + 4 + 4 + nf * (8 + bs);
+    for (uint32_t i = 0; i < k->n_pend; i++) need += 8 + 4 + pend_at(o, k, i)->idlen + bs;
+    return need;
+}
+
+static void oe_record_encode(const rill_op *op, uint32_t idx, char *buf) {
+    const oe_op *o = (const oe_op *)op;
+    const oe_key *k = rill__kt_value(&o->kt, idx);
+    size_t bs = op->aggs.block_size;
+    size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
+    char *p = buf;
+    uint32_t nf32 = (uint32_t)nf;
+    *p++ = RECORD_VERSION;
+    memcpy(p, &k->next_seq, 8); p += 8;
+    memcpy(p, &nf32, 4); p += 4;
+    memcpy(p, &k->n_pend, 4); p += 4;
+    for (size_t i = 0; i < nf; i++) {
+        memcpy(p, rill__fifo_elem(&k->fifo, i), 8 + bs);
+        p += 8 + bs;
     }
-    free(buf);
-    if (rc) return rc;
-    for (size_t d = 0; d < o->n_dirty; d++)
-        if (rill__kt_entry(&o->kt, o->dirty[d])->live) {
-            oe_key *k = rill__kt_value(&o->kt, o->dirty[d]);
-            k->dirty = 0;
-            k->stored = 1;
-        }
-    o->n_dirty = 0;
-    return RILL_OK;
+    for (uint32_t i = 0; i < k->n_pend; i++) {
+        const pend_hdr *h = pend_at(o, k, i);
+        uint32_t il = (uint32_t)h->idlen;
+        memcpy(p, &h->ts, 8); p += 8;
+        memcpy(p, &il, 4); p += 4;
+        if (il) memcpy(p, h->id, il);
+        p += il;
+        memcpy(p, h + 1, bs); p += bs;
+    }
 }
 
 static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen) {
@@ -310,7 +280,7 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     if (!created) return RILL_ECORRUPT;
     oe_key *k = rill__kt_value(&o->kt, idx);
     k->due = RILL_TIME_MAX;
-    k->stored = 1;
+    k->h.stored = 1;
     int rc = key_ready(o, k);
     for (uint32_t i = 0; i < nf && !rc; i++) {
         int64_t ts;
@@ -339,30 +309,17 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     return rc;
 }
 
-static int oe_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
-    oe_op *o = (oe_op *)op;
-    oe_key *k = rill__kt_value(&o->kt, idx);
-    assert(k->stored && !k->dirty); /* only after a commit */
-    *due = k->n_pend ? pend_at(o, k, 0)->ts : RILL_TIME_MAX;
-    for (uint32_t j = 0; j < k->n_pend; j++) free(pend_at(o, k, j)->id);
-    key_release(k);
-    rill__kt_remove(&o->kt, idx);
-    return RILL_OK;
+static int64_t oe_key_due(const rill_op *op, uint32_t idx) {
+    const oe_op *o = (const oe_op *)op;
+    const oe_key *k = rill__kt_value(&o->kt, idx);
+    return k->n_pend ? pend_at(o, k, 0)->ts : RILL_TIME_MAX;
 }
-
-static size_t oe_key_count(const rill_op *op) { return ((const oe_op *)op)->kt.count; }
 
 static void oe_destroy(rill_op *op) {
     oe_op *o = (oe_op *)op;
-    for (size_t i = 0; i < o->kt.n_entries; i++) {
-        if (!rill__kt_entry(&o->kt, (uint32_t)i)->live) continue;
-        oe_key *k = rill__kt_value(&o->kt, (uint32_t)i);
-        for (uint32_t j = 0; j < k->n_pend; j++) free(pend_at(o, k, j)->id);
-        key_release(k);
-    }
+    rill__op_release_keys(op);
     rill__kt_free(&o->kt);
     rill__timers_free(&o->timers);
-    free(o->dirty);
     free(o->one);
     free(o->tmp);
     rill__op_fini(op);
@@ -373,10 +330,11 @@ static const rill_op_methods oe_methods = {
     .version = RILL_OP_METHODS_VERSION,
     .process = oe_process,
     .advance = oe_advance,
-    .checkpoint = oe_checkpoint,
+    .record_size = oe_record_size,
+    .record_encode = oe_record_encode,
     .restore_key = oe_restore_key,
-    .key_count = oe_key_count,
-    .evict_key = oe_evict_key,
+    .key_due = oe_key_due,
+    .release_key = oe_release_key,
     .destroy = oe_destroy,
 };
 

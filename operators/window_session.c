@@ -17,7 +17,6 @@
  * A fired session is dropped once no event that is still on time could join
  * it: end + gap + allowed lateness <= W.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +33,9 @@
 typedef struct sess_hdr { int64_t start, last; uint64_t flags; } sess_hdr;
 
 typedef struct sess_key {
+    rill_key_hdr h;
     char *v;       /* entries, sorted by start */
     uint32_t n, cap;
-    uint8_t dirty, stored;
     int64_t due;
 } sess_key;
 
@@ -46,8 +45,6 @@ typedef struct sess_op {
     size_t stride;
     rill_keytable kt;
     rill_timer_heap timers;
-    uint32_t *dirty;
-    size_t n_dirty, dirty_cap;
 } sess_op;
 
 static sess_hdr *sess_at(const sess_op *o, const sess_key *k, uint32_t i) {
@@ -81,20 +78,6 @@ static int reschedule(sess_op *o, uint32_t idx, sess_key *k) {
     if (due >= k->due) return RILL_OK;
     k->due = due;
     return rill__timers_push(&o->timers, due, idx);
-}
-
-static int mark_dirty(sess_op *o, uint32_t idx, sess_key *k) {
-    if (k->dirty) return RILL_OK;
-    if (o->n_dirty == o->dirty_cap) {
-        size_t cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
-        uint32_t *q = realloc(o->dirty, cap * sizeof *q);
-        if (!q) return RILL_ENOMEM;
-        o->dirty = q;
-        o->dirty_cap = cap;
-    }
-    o->dirty[o->n_dirty++] = idx;
-    k->dirty = 1;
-    return RILL_OK;
 }
 
 static void key_release(sess_key *k) {
@@ -173,7 +156,7 @@ static int sess_process(rill_op *op, const rill_op_input *in) {
         sess_key *k = rill__kt_value(&o->kt, idx);
         if (created) k->due = RILL_TIME_MAX;
         rc = sess_add(o, k, in, row, ts);
-        if (!rc) rc = mark_dirty(o, idx, k);
+        if (!rc) rc = rill__op_mark_dirty(&o->base, idx);
         if (!rc) rc = reschedule(o, idx, k);
         if (rc) return rc;
     }
@@ -208,12 +191,11 @@ static int process_key(sess_op *o, uint32_t idx, int64_t wm) {
     }
     k->n = keep;
     if (changed) {
-        int rc = mark_dirty(o, idx, k);
+        int rc = rill__op_mark_dirty(&o->base, idx);
         if (rc) return rc;
     }
-    if (!k->n && !k->stored) {
-        key_release(k);
-        rill__kt_remove(&o->kt, idx);
+    if (!k->n && !k->h.stored) {
+        rill__op_drop_key(&o->base, idx);
         return RILL_OK;
     }
     k->due = RILL_TIME_MAX;
@@ -234,46 +216,19 @@ static int sess_advance(rill_op *op, int64_t wm) {
     return RILL_OK;
 }
 
-static int sess_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
-    sess_op *o = (sess_op *)op;
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = RILL_OK;
-    for (size_t d = 0; d < o->n_dirty && !rc; d++) {
-        rill_kt_entry *e = rill__kt_entry(&o->kt, o->dirty[d]);
-        if (!e->live) continue;
-        sess_key *k = rill__kt_value(&o->kt, o->dirty[d]);
-        if (!k->n) {
-            rc = rill__state_batch_delete(wb, ns, rill__kt_key(e), e->klen);
-            continue;
-        }
-        size_t need = 5 + (size_t)k->n * o->stride;
-        if (need > cap) {
-            char *q = realloc(buf, need);
-            if (!q) { rc = RILL_ENOMEM; break; }
-            buf = q;
-            cap = need;
-        }
-        buf[0] = RECORD_VERSION;
-        memcpy(buf + 1, &k->n, 4);
-        memcpy(buf + 5, k->v, (size_t)k->n * o->stride);
-        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
-    }
-    free(buf);
-    if (rc) return rc;
-    for (size_t d = 0; d < o->n_dirty; d++) {
-        uint32_t idx = o->dirty[d];
-        if (!rill__kt_entry(&o->kt, idx)->live) continue;
-        sess_key *k = rill__kt_value(&o->kt, idx);
-        k->dirty = 0;
-        k->stored = 1;
-        if (!k->n) {
-            key_release(k);
-            rill__kt_remove(&o->kt, idx);
-        }
-    }
-    o->n_dirty = 0;
-    return RILL_OK;
+/* Record: version | n | n sessions (start | last | flags | block). */
+static size_t sess_record_size(const rill_op *op, uint32_t idx) {
+    const sess_op *o = (const sess_op *)op;
+    const sess_key *k = rill__kt_value(&o->kt, idx);
+    return k->n ? 5 + (size_t)k->n * o->stride : 0;
+}
+
+static void sess_record_encode(const rill_op *op, uint32_t idx, char *buf) {
+    const sess_op *o = (const sess_op *)op;
+    const sess_key *k = rill__kt_value(&o->kt, idx);
+    buf[0] = RECORD_VERSION;
+    memcpy(buf + 1, &k->n, 4);
+    memcpy(buf + 5, k->v, (size_t)k->n * o->stride);
 }
 
 static int sess_restore_key(rill_op *op, const void *key, size_t klen, const void *val, size_t vlen) {
@@ -295,31 +250,25 @@ static int sess_restore_key(rill_op *op, const void *key, size_t klen, const voi
     }
     memcpy(k->v, p + 5, (size_t)n * o->stride);
     k->n = k->cap = n;
-    k->stored = 1;
+    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     return reschedule(o, idx, k);
 }
 
-static int sess_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
-    sess_op *o = (sess_op *)op;
-    sess_key *k = rill__kt_value(&o->kt, idx);
-    assert(k->stored && !k->dirty); /* only after a commit */
-    *due = key_due(o, k);
-    key_release(k);
-    rill__kt_remove(&o->kt, idx);
-    return RILL_OK;
+static int64_t sess_key_due(const rill_op *op, uint32_t idx) {
+    const sess_op *o = (const sess_op *)op;
+    return key_due(o, rill__kt_value(&o->kt, idx));
 }
 
-static size_t sess_key_count(const rill_op *op) { return ((const sess_op *)op)->kt.count; }
+static void sess_release_key(rill_op *op, uint32_t idx) {
+    key_release(rill__kt_value(&((sess_op *)op)->kt, idx));
+}
 
 static void sess_destroy(rill_op *op) {
     sess_op *o = (sess_op *)op;
-    for (size_t i = 0; i < o->kt.n_entries; i++)
-        if (rill__kt_entry(&o->kt, (uint32_t)i)->live)
-            key_release(rill__kt_value(&o->kt, (uint32_t)i));
+    rill__op_release_keys(op);
     rill__kt_free(&o->kt);
     rill__timers_free(&o->timers);
-    free(o->dirty);
     rill__op_fini(op);
     free(o);
 }
@@ -328,10 +277,11 @@ static const rill_op_methods sess_methods = {
     .version = RILL_OP_METHODS_VERSION,
     .process = sess_process,
     .advance = sess_advance,
-    .checkpoint = sess_checkpoint,
+    .record_size = sess_record_size,
+    .record_encode = sess_record_encode,
     .restore_key = sess_restore_key,
-    .key_count = sess_key_count,
-    .evict_key = sess_evict_key,
+    .key_due = sess_key_due,
+    .release_key = sess_release_key,
     .destroy = sess_destroy,
 };
 

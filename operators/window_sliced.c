@@ -25,7 +25,6 @@
  * Not done here: per-slice storage for huge windows (the whole key record is
  * rewritten when the key changes).
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +37,10 @@
 #define RECORD_VERSION 1
 
 typedef struct sliced_key {
+    rill_key_hdr h;
     char *slices;             /* entries: start (int64) | block, sorted by start */
     uint32_t head, n, cap;    /* logical slice i at (head + i) */
-    uint8_t dirty, stored, fifo_valid, pad;
+    uint8_t fifo_valid;
     int64_t fired_upto;       /* largest window end emitted */
     int64_t next_end;         /* earliest unfired window end holding data */
     int64_t due;              /* time of the key's live timer */
@@ -57,8 +57,6 @@ typedef struct sliced_op {
     size_t stride; /* 8 + block */
     rill_keytable kt;
     rill_timer_heap timers;
-    uint32_t *dirty;
-    size_t n_dirty, dirty_cap;
     refire *refires;
     size_t n_refires, refires_cap;
     char *tmp;  /* one block of scratch */
@@ -163,20 +161,6 @@ static int schedule(sliced_op *o, uint32_t idx, sliced_key *k) {
     return rill__timers_push(&o->timers, due, idx);
 }
 
-static int mark_dirty(sliced_op *o, uint32_t idx, sliced_key *k) {
-    if (k->dirty) return RILL_OK;
-    if (o->n_dirty == o->dirty_cap) {
-        size_t cap = o->dirty_cap ? o->dirty_cap * 2 : 256;
-        uint32_t *q = realloc(o->dirty, cap * sizeof *q);
-        if (!q) return RILL_ENOMEM;
-        o->dirty = q;
-        o->dirty_cap = cap;
-    }
-    o->dirty[o->n_dirty++] = idx;
-    k->dirty = 1;
-    return RILL_OK;
-}
-
 static void key_release(sliced_key *k) {
     free(k->slices);
     if (k->fifo) {
@@ -263,7 +247,7 @@ static int process_key(sliced_op *o, uint32_t idx, int64_t wm) {
         k = rill__kt_value(&o->kt, idx);
         k->fired_upto = end;
         k->next_end = next_window_end(o, k, end);
-        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        if ((rc = rill__op_mark_dirty(&o->base, idx)) != RILL_OK) return rc;
     }
     /* drop slices whose every window is past the allowed lateness */
     uint32_t drop = 0;
@@ -276,12 +260,11 @@ static int process_key(sliced_op *o, uint32_t idx, int64_t wm) {
         }
         k->head += drop;
         k->n -= drop;
-        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        if ((rc = rill__op_mark_dirty(&o->base, idx)) != RILL_OK) return rc;
     }
     if (!k->n) {
-        if (!k->stored) { /* never persisted: nothing to delete later */
-            key_release(k);
-            rill__kt_remove(&o->kt, idx);
+        if (!k->h.stored) { /* never persisted: nothing to delete later */
+            rill__op_drop_key(&o->base, idx);
             return RILL_OK;
         }
         k->next_end = RILL_TIME_MAX;
@@ -387,7 +370,7 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
         char *block = slice_get(o, k, s, &created);
         if (!block) return RILL_ENOMEM;
         rill__agg_block_add(&op->aggs, block, in->cols, row, ts);
-        if ((rc = mark_dirty(o, idx, k)) != RILL_OK) return rc;
+        if ((rc = rill__op_mark_dirty(&o->base, idx)) != RILL_OK) return rc;
         if (k->fifo_valid && s < k->fifo_next) k->fifo_valid = 0; /* its copy is stale */
         int64_t e_first = w_first(o, s) + o->size;
         if (e_first <= k->fired_upto) {
@@ -427,51 +410,20 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
 
 /* ---- checkpoint / restore ------------------------------------------------- */
 
-static int sliced_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
-    sliced_op *o = (sliced_op *)op;
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = RILL_OK;
-    for (size_t d = 0; d < o->n_dirty; d++) {
-        uint32_t idx = o->dirty[d];
-        rill_kt_entry *e = rill__kt_entry(&o->kt, idx);
-        if (!e->live) continue;
-        sliced_key *k = rill__kt_value(&o->kt, idx);
-        if (!k->n) {
-            rc = rill__state_batch_delete(wb, ns, rill__kt_key(e), e->klen);
-            if (rc) break;
-            continue;
-        }
-        size_t need = 1 + 8 + 4 + (size_t)k->n * o->stride;
-        if (need > cap) {
-            char *q = realloc(buf, need);
-            if (!q) { rc = RILL_ENOMEM; break; }
-            buf = q;
-            cap = need;
-        }
-        buf[0] = RECORD_VERSION;
-        memcpy(buf + 1, &k->fired_upto, 8);
-        memcpy(buf + 9, &k->n, 4);
-        memcpy(buf + 13, slice_at(o, k, 0), (size_t)k->n * o->stride);
-        rc = rill__state_batch_put(wb, ns, rill__kt_key(e), e->klen, buf, need);
-        if (rc) break;
-    }
-    free(buf);
-    if (rc) return rc;
-    /* the batch holds everything; now forget the bookkeeping */
-    for (size_t d = 0; d < o->n_dirty; d++) {
-        uint32_t idx = o->dirty[d];
-        if (!rill__kt_entry(&o->kt, idx)->live) continue;
-        sliced_key *k = rill__kt_value(&o->kt, idx);
-        k->dirty = 0;
-        k->stored = 1;
-        if (!k->n) {
-            key_release(k);
-            rill__kt_remove(&o->kt, idx);
-        }
-    }
-    o->n_dirty = 0;
-    return RILL_OK;
+/* Record: version | fired_upto | n | n slices (start | block). */
+static size_t sliced_record_size(const rill_op *op, uint32_t idx) {
+    const sliced_op *o = (const sliced_op *)op;
+    const sliced_key *k = rill__kt_value(&o->kt, idx);
+    return k->n ? 1 + 8 + 4 + (size_t)k->n * o->stride : 0;
+}
+
+static void sliced_record_encode(const rill_op *op, uint32_t idx, char *buf) {
+    const sliced_op *o = (const sliced_op *)op;
+    const sliced_key *k = rill__kt_value(&o->kt, idx);
+    buf[0] = RECORD_VERSION;
+    memcpy(buf + 1, &k->fired_upto, 8);
+    memcpy(buf + 9, &k->n, 4);
+    memcpy(buf + 13, slice_at(o, k, 0), (size_t)k->n * o->stride);
 }
 
 static int sliced_restore_key(rill_op *op, const void *key, size_t klen, const void *val,
@@ -495,32 +447,26 @@ static int sliced_restore_key(rill_op *op, const void *key, size_t klen, const v
     memcpy(&k->fired_upto, p + 1, 8);
     memcpy(k->slices, p + 13, (size_t)n * o->stride);
     k->n = k->cap = n;
-    k->stored = 1;
+    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     k->next_end = next_window_end(o, k, k->fired_upto);
     return schedule(o, idx, k);
 }
 
-static int sliced_evict_key(rill_op *op, uint32_t idx, int64_t *due) {
-    sliced_op *o = (sliced_op *)op;
-    sliced_key *k = rill__kt_value(&o->kt, idx);
-    assert(k->stored && !k->dirty); /* only after a commit */
-    *due = key_due(o, k);
-    key_release(k);
-    rill__kt_remove(&o->kt, idx);
-    return RILL_OK;
+static int64_t sliced_key_due(const rill_op *op, uint32_t idx) {
+    const sliced_op *o = (const sliced_op *)op;
+    return key_due(o, rill__kt_value(&o->kt, idx));
 }
 
-static size_t sliced_key_count(const rill_op *op) { return ((const sliced_op *)op)->kt.count; }
+static void sliced_release_key(rill_op *op, uint32_t idx) {
+    key_release(rill__kt_value(&((sliced_op *)op)->kt, idx));
+}
 
 static void sliced_destroy(rill_op *op) {
     sliced_op *o = (sliced_op *)op;
-    for (size_t i = 0; i < o->kt.n_entries; i++)
-        if (rill__kt_entry(&o->kt, (uint32_t)i)->live)
-            key_release(rill__kt_value(&o->kt, (uint32_t)i));
+    rill__op_release_keys(op);
     rill__kt_free(&o->kt);
     rill__timers_free(&o->timers);
-    free(o->dirty);
     free(o->refires);
     free(o->tmp);
     rill__op_fini(op);
@@ -531,10 +477,11 @@ static const rill_op_methods sliced_methods = {
     .version = RILL_OP_METHODS_VERSION,
     .process = sliced_process,
     .advance = sliced_advance,
-    .checkpoint = sliced_checkpoint,
+    .record_size = sliced_record_size,
+    .record_encode = sliced_record_encode,
     .restore_key = sliced_restore_key,
-    .key_count = sliced_key_count,
-    .evict_key = sliced_evict_key,
+    .key_due = sliced_key_due,
+    .release_key = sliced_release_key,
     .destroy = sliced_destroy,
 };
 
