@@ -15,8 +15,18 @@
  * acks owed are kept as runs [first, last] per producer in arrival order and
  * are only sent when the engine says the batch was committed.
  *
- * It does not persist the sequence numbers (the state backend commit will)
- * and never forgets a producer.
+ * The table of last applied numbers is saved into the engine's commits and
+ * loaded on restart. After a restart ("cautious"), a producer missing from
+ * the table may be one whose first messages were applied by the previous
+ * process but never committed; its first message here may be a new one
+ * sent after reconnecting, not its oldest unacknowledged one, so starting
+ * there would drop the older ones as duplicates. A cautious source takes
+ * such a producer at once only from seq 1; otherwise it drops its messages
+ * (as gaps) while remembering the lowest number seen, and starts at that
+ * number when it comes a second time: producers resend from their oldest
+ * unacknowledged message, so the lowest number seen twice is that one.
+ *
+ * It never forgets a producer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +41,8 @@
 typedef struct producer {
     struct producer *next; /* hash chain */
     uint64_t last;         /* last applied sequence number */
+    uint64_t min_seen;     /* unconfirmed: the lowest number seen so far */
+    bool unconfirmed;      /* cautious: not started yet (see the top) */
     size_t open_run;       /* index + 1 of its run in the pending acks, 0 = none */
     size_t idlen;
     unsigned char id[];    /* routing id */
@@ -57,6 +69,8 @@ struct rill__source {
     size_t n_buckets, n_producers;
     ack_run *runs;
     size_t n_runs, cap_runs;
+    bool cautious;         /* restarted: new producers start only at seq 1 */
+    bool changed;          /* a last applied number changed since the save */
 };
 
 /* ---- dead letters ------------------------------------------------------------ */
@@ -214,17 +228,22 @@ static int grow_buckets(rill__source *s) {
     return RILL_OK;
 }
 
-/* The producer with this routing id, made (with last = seq - 1) when new.
- * NULL on allocation failure. */
-static producer *producer_get(rill__source *s, const void *id, size_t idlen, uint64_t seq) {
+/* The producer with this routing id, made (with last = seq - 1) when new;
+ * *made says which. NULL on allocation failure. */
+static producer *producer_get(rill__source *s, const void *id, size_t idlen, uint64_t seq,
+                              bool *made) {
     size_t h = (size_t)XXH3_64bits(id, idlen) & (s->n_buckets - 1);
+    *made = false;
     for (producer *p = s->buckets[h]; p; p = p->next)
         if (p->idlen == idlen && !memcmp(p->id, id, idlen)) return p;
     if (s->n_producers >= s->n_buckets && grow_buckets(s) == RILL_OK)
         h = (size_t)XXH3_64bits(id, idlen) & (s->n_buckets - 1);
     producer *p = malloc(sizeof *p + idlen);
     if (!p) return NULL;
+    *made = true;
     p->last = seq - 1;
+    p->min_seen = seq;
+    p->unconfirmed = false;
     p->open_run = 0;
     p->idlen = idlen;
     memcpy(p->id, id, idlen);
@@ -341,8 +360,24 @@ static int take_reliable(rill__source *s) {
                       zmq_msg_size(&s->frame));
         return RILL_OK;
     }
-    producer *p = producer_get(s, id, idlen, seq);
+    bool made;
+    producer *p = producer_get(s, id, idlen, seq, &made);
     if (!p) return RILL_ENOMEM;
+    if (made && s->cautious && seq != 1) {
+        p->unconfirmed = true; /* wait for its resend (see the top) */
+        s->counts.gaps++;
+        return RILL_OK;
+    }
+    if (p->unconfirmed) {
+        bool again = seq == p->min_seen;
+        if (seq < p->min_seen) p->min_seen = seq;
+        if (!again) {
+            s->counts.gaps++;
+            return RILL_OK;
+        }
+        p->unconfirmed = false;
+        p->last = seq - 1;
+    }
     if (seq <= p->last) { /* already applied: drop, but ack again */
         s->counts.duplicates++;
         return owe_ack(s, p, seq);
@@ -354,6 +389,7 @@ static int take_reliable(rill__source *s) {
     int rc = decode_frame(s);
     if (rc != RILL_OK) return rc;
     p->last = seq;
+    s->changed = true;
     return owe_ack(s, p, seq);
 }
 
@@ -387,4 +423,66 @@ int rill__source_drain(rill__source *s, size_t max_events, size_t *n_msgs, char 
     }
     *n_msgs = taken;
     return rc;
+}
+
+/* ---- persisted sequence numbers ------------------------------------------------------ */
+
+bool rill__source_producers_changed(const rill__source *s) { return s->changed; }
+
+void rill__source_set_cautious(rill__source *s) { s->cautious = true; }
+
+int rill__source_save_producers(rill__source *s, rill_buf *out) {
+    size_t start = out->len;
+    uint32_t n = 0;
+    unsigned char b[8] = { 0 };
+    if (rill__buf_append(out, b, 4) != RILL_OK) return RILL_ENOMEM; /* n, filled in below */
+    for (size_t i = 0; i < s->n_buckets; i++)
+        for (producer *p = s->buckets[i]; p; p = p->next) {
+            if (p->unconfirmed || p->last == 0 || p->idlen > 255) continue;
+            unsigned char l = (unsigned char)p->idlen;
+            put_be64(b, p->last);
+            if (rill__buf_append(out, &l, 1) || rill__buf_append(out, p->id, p->idlen) ||
+                rill__buf_append(out, b, 8)) {
+                out->len = start;
+                return RILL_ENOMEM;
+            }
+            n++;
+        }
+    unsigned char *q = (unsigned char *)out->data + start;
+    for (int i = 0; i < 4; i++) q[i] = (unsigned char)(n >> (24 - 8 * i));
+    s->changed = false;
+    return RILL_OK;
+}
+
+int rill__source_load_producers(rill__source *s, const void *data, size_t len, char *err,
+                                size_t errlen) {
+    const unsigned char *p = data, *end = p + len;
+    if (len < 4) goto corrupt;
+    uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    p += 4;
+    /* check the whole table first, so that a bad one changes nothing */
+    const unsigned char *q = p;
+    for (uint32_t i = 0; i < n; i++) {
+        if (end - q < 1 || q[0] == 0 || (size_t)(end - q) < 1 + (size_t)q[0] + 8) goto corrupt;
+        q += 1 + q[0] + 8;
+    }
+    if (q != end) goto corrupt;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t idlen = p[0];
+        uint64_t last = get_be64(p + 1 + idlen);
+        bool made;
+        producer *pr = producer_get(s, p + 1, idlen, last + 1, &made);
+        if (!pr) {
+            snprintf(err, errlen, "source '%s': out of memory loading sequence numbers", s->name);
+            return RILL_ENOMEM;
+        }
+        pr->last = last;
+        p += 1 + idlen + 8;
+    }
+    s->cautious = true;
+    return RILL_OK;
+corrupt:
+    snprintf(err, errlen, "source '%s': the stored sequence numbers are damaged (%zu bytes)",
+             s->name, len);
+    return RILL_ECORRUPT;
 }
