@@ -13,7 +13,8 @@
  *                                                         RILL_EFIELD_TYPE / RILL_EBAD_AGG /
  *                                                         RILL_EDUP_NAME
  * The operator implementation is picked here, once, from the window kind
- * and emission mode.
+ * and emission mode. Feature vectors and models (extension nodes) get the
+ * same input checks here; their build() method checks the rest.
  */
 #include <stdio.h>
 #include <sys/types.h>
@@ -34,8 +35,11 @@ static graph_node *find_node(rill_graph *g, const char *name) {
 }
 
 static const char *kind_word(node_kind k) {
-    return k == NODE_SOURCE ? "source" : k == NODE_WINDOW ? "operator" : "sink";
+    return k == NODE_SOURCE ? "source" : k == NODE_WINDOW || k == NODE_EXT ? "operator" : "sink";
 }
+
+/* Windows and extension nodes (feature vectors, models) are operators. */
+static bool is_op(const graph_node *n) { return n->kind == NODE_WINDOW || n->kind == NODE_EXT; }
 
 static int check_names(rill_graph *g) {
     for (size_t i = 0; i < g->n; i++)
@@ -130,7 +134,7 @@ static int check_sink(rill_graph *g, const graph_node *n) {
     if (n->n_inputs == 0 || !n->inputs[0])
         return rill__graph_error(g, RILL_ENO_INPUT, "sink '%s' has no operator to read", n->name);
     graph_node *in = find_node(g, n->inputs[0]);
-    if (!in || in->kind != NODE_WINDOW)
+    if (!in || !is_op(in))
         return rill__graph_error(g, RILL_EUNKNOWN_NODE, "sink '%s': '%s' is not an operator", n->name, n->inputs[0]);
     return RILL_OK;
 }
@@ -142,9 +146,9 @@ static int topo_order(rill_graph *g, size_t *order, size_t *n_order) {
     size_t *indeg = calloc(n ? n : 1, sizeof *indeg);
     if (!indeg) return rill__graph_error(g, RILL_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        if (g->nodes[i].kind != NODE_WINDOW) continue;
+        if (!is_op(&g->nodes[i])) continue;
         for (size_t j = 0; j < g->nodes[i].n_inputs; j++)
-            indeg[i] += find_node(g, g->nodes[i].inputs[j])->kind == NODE_WINDOW;
+            indeg[i] += is_op(find_node(g, g->nodes[i].inputs[j]));
     }
     bool progress = true;
     bool *done = calloc(n ? n : 1, sizeof *done);
@@ -152,12 +156,12 @@ static int topo_order(rill_graph *g, size_t *order, size_t *n_order) {
     while (progress) {
         progress = false;
         for (size_t i = 0; i < n; i++) {
-            if (g->nodes[i].kind != NODE_WINDOW || done[i] || indeg[i]) continue;
+            if (!is_op(&g->nodes[i]) || done[i] || indeg[i]) continue;
             done[i] = true;
             order[k++] = i;
             progress = true;
             for (size_t c = 0; c < n; c++) { /* consumers of i */
-                if (g->nodes[c].kind != NODE_WINDOW) continue;
+                if (!is_op(&g->nodes[c])) continue;
                 for (size_t j = 0; j < g->nodes[c].n_inputs; j++)
                     if (!strcmp(g->nodes[c].inputs[j], g->nodes[i].name)) indeg[c]--;
             }
@@ -165,7 +169,7 @@ static int topo_order(rill_graph *g, size_t *order, size_t *n_order) {
     }
     int rc = RILL_OK;
     for (size_t i = 0; i < n; i++)
-        if (g->nodes[i].kind == NODE_WINDOW && !done[i]) {
+        if (is_op(&g->nodes[i]) && !done[i]) {
             rc = rill__graph_error(g, RILL_ECYCLE, "operator '%s' is part of a cycle (it depends on its own output)",
                                    g->nodes[i].name);
             break;
@@ -262,6 +266,59 @@ static int build_op(rill_graph *g, rill_plan *p, graph_node *n) {
     return RILL_OK;
 }
 
+/* ---- extension nodes (feature vectors, models) ----------------------------- */
+
+/* What every extension node needs; the rest is its build() method's. */
+static int check_ext(rill_graph *g, const graph_node *n) {
+    if (n->n_inputs == 0 || !n->inputs[0])
+        return rill__graph_error(g, RILL_ENO_INPUT, "%s '%s' has no input", n->ext->kind, n->name);
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        graph_node *in = find_node(g, n->inputs[i]);
+        if (!in || in->kind == NODE_SINK)
+            return rill__graph_error(g, RILL_EUNKNOWN_NODE, "%s '%s': input '%s' is not a source or operator",
+                                     n->ext->kind, n->name, n->inputs[i] ? n->inputs[i] : "(null)");
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(n->inputs[i], n->inputs[j]))
+                return rill__graph_error(g, RILL_EDUP_NAME, "%s '%s': input '%s' is given twice", n->ext->kind,
+                                         n->name, n->inputs[i]);
+    }
+    return RILL_OK;
+}
+
+static int build_ext_op(rill_graph *g, rill_plan *p, graph_node *n) {
+    plan_op *po = &p->ops[p->n_ops];
+    memset(po, 0, sizeof *po);
+    rill__ext_input *in = calloc(n->n_inputs, sizeof *in);
+    po->inputs = calloc(n->n_inputs, sizeof *po->inputs);
+    if (!in || !po->inputs) {
+        free(in);
+        return rill__graph_error(g, RILL_ENOMEM, "out of memory");
+    }
+    po->n_inputs = n->n_inputs;
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        plan_input *pi = &po->inputs[i];
+        ssize_t si = plan_source_index(p, n->inputs[i]);
+        pi->from_source = si >= 0;
+        pi->index = si >= 0 ? (size_t)si : (size_t)plan_op_index(p, n->inputs[i]);
+        in[i].name = n->inputs[i];
+        in[i].is_source = pi->from_source;
+        in[i].schema = pi->from_source ? p->sources[pi->index].schema : p->ops[pi->index].op->out->schema;
+    }
+    char err[400] = "";
+    int rc = n->ext->build(n->ext_cfg, n->name, in, n->n_inputs, &po->op, err, sizeof err);
+    free(in);
+    if (rc) {
+        free(po->inputs);
+        po->inputs = NULL;
+        return rill__graph_error(g, rc, "%s", err);
+    }
+    po->ext = n->ext;
+    po->op->on_late = g->on_late;
+    po->op->late_user = g->late_user;
+    p->n_ops++;
+    return RILL_OK;
+}
+
 int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **out) {
     if (!out) return RILL_EINVAL;
     *out = NULL;
@@ -271,7 +328,8 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
     for (size_t i = 0; !rc && i < g->n; i++) {
         graph_node *n = &g->nodes[i];
         rc = n->kind == NODE_SOURCE ? check_source(g, n)
-           : n->kind == NODE_WINDOW ? check_window(g, n) : RILL_OK;
+           : n->kind == NODE_WINDOW ? check_window(g, n)
+           : n->kind == NODE_EXT ? check_ext(g, n) : RILL_OK;
     }
     for (size_t i = 0; !rc && i < g->n; i++)
         if (g->nodes[i].kind == NODE_SINK) rc = check_sink(g, &g->nodes[i]);
@@ -301,8 +359,11 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
         ps->last_push_ms = now;
         if (!ps->name || !ps->schema) goto fail_nomem;
     }
-    for (size_t k = 0; k < n_order; k++)
-        if ((rc = build_op(g, p, &g->nodes[order[k]])) != RILL_OK) goto fail;
+    for (size_t k = 0; k < n_order; k++) {
+        graph_node *n = &g->nodes[order[k]];
+        rc = n->kind == NODE_EXT ? build_ext_op(g, p, n) : build_op(g, p, n);
+        if (rc != RILL_OK) goto fail;
+    }
     for (size_t i = 0; i < g->n; i++) {
         graph_node *n = &g->nodes[i];
         if (n->kind != NODE_SINK) continue;

@@ -33,6 +33,7 @@ static void node_free(graph_node *n) {
     free(n->aggs);
     for (size_t i = 0; i < n->n_inputs; i++) free(n->inputs[i]);
     free(n->inputs);
+    if (n->ext && n->ext_cfg) n->ext->free_cfg(n->ext_cfg);
 }
 
 void rill_graph_free(rill_graph *g) {
@@ -163,6 +164,31 @@ int rill_graph_sink(rill_graph *g, const char *name, const char *op, rill_sink_f
     return RILL_OK;
 }
 
+/* ---- extension nodes (feature vectors, models: engine/graph_learn.c) ------ */
+
+int rill__graph_add_ext(rill_graph *g, const char *name, const rill__ext_methods *m, void *cfg,
+                        const char *const *inputs, size_t n_inputs) {
+    graph_node *n;
+    int rc = node_add(g, NODE_EXT, name, &n);
+    if (rc) {
+        m->free_cfg(cfg);
+        return rc;
+    }
+    n->ext = m;
+    n->ext_cfg = cfg;
+    bool fail = !(n->inputs = calloc(n_inputs ? n_inputs : 1, sizeof *n->inputs));
+    for (size_t i = 0; !fail && i < n_inputs; i++) {
+        n->inputs[i] = dup_or_null(inputs[i], &fail);
+        n->n_inputs = i + 1;
+    }
+    if (fail) {
+        node_free(n);
+        g->n--;
+        return rill__graph_error(g, RILL_ENOMEM, "out of memory adding '%s'", name);
+    }
+    return RILL_OK;
+}
+
 int rill_graph_on_late(rill_graph *g, rill_late_fn fn, void *user) {
     if (!g) return RILL_EINVAL;
     g->on_late = fn;
@@ -170,15 +196,18 @@ int rill_graph_on_late(rill_graph *g, rill_late_fn fn, void *user) {
     return RILL_OK;
 }
 
+/* Feature vectors and models are operators too: they emit records. */
+static bool emits_records(const graph_node *n) { return n->kind == NODE_WINDOW || n->kind == NODE_EXT; }
+
 size_t rill_graph_op_count(const rill_graph *g) {
     size_t c = 0;
-    for (size_t i = 0; i < g->n; i++) c += g->nodes[i].kind == NODE_WINDOW;
+    for (size_t i = 0; i < g->n; i++) c += emits_records(&g->nodes[i]);
     return c;
 }
 
 const char *rill_graph_op_name(const rill_graph *g, size_t i) {
     for (size_t j = 0; j < g->n; j++)
-        if (g->nodes[j].kind == NODE_WINDOW && i-- == 0) return g->nodes[j].name;
+        if (emits_records(&g->nodes[j]) && i-- == 0) return g->nodes[j].name;
     return NULL;
 }
 
@@ -244,6 +273,14 @@ char *rill__graph_fingerprint(const rill_graph *g) {
                           rill_agg_kind_name(n->aggs[a].kind),
                           n->aggs[a].field ? n->aggs[a].field : "", n->aggs[a].param);
             sb_printf(&b, "\n");
+        } else if (n->kind == NODE_EXT) {
+            /* "operator <name> " first: discarding old state finds it so */
+            char *d = n->ext->describe(n->ext_cfg);
+            if (!d) b.fail = true;
+            sb_printf(&b, "operator %s kind=%s inputs=", n->name, n->ext->kind);
+            for (size_t j = 0; j < n->n_inputs; j++) sb_printf(&b, "%s,", n->inputs[j] ? n->inputs[j] : "");
+            sb_printf(&b, " %s\n", d ? d : "");
+            free(d);
         }
     }
     if (b.fail) {

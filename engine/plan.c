@@ -112,19 +112,21 @@ static bool all_inputs_idle(const rill_plan *p, const plan_op *po) {
     return true;
 }
 
-/* Deliver the records op emitted to its sinks. */
+/* Deliver the records op emitted to its sinks. The values are the output
+ * batch's fields (a window's aggregates, a feature vector's features, a
+ * model's prediction). */
 static void deliver(plan_op *po) {
     const rill_batch *b = po->op->out;
     if (!po->n_sinks || !b->len) return;
-    rill_agg_set *set = &po->op->aggs;
+    size_t nv = rill_schema_len(b->schema);
     const char *names[64];
-    const char **namev = set->n <= 64 ? names : malloc(set->n * sizeof *namev);
+    const char **namev = nv <= 64 ? names : malloc(nv * sizeof *namev);
     rill_value vals[64];
-    rill_value *valv = set->n <= 64 ? vals : malloc(set->n * sizeof *valv);
-    if (!namev || !valv) goto done; /* cannot happen for <= 64 aggregates */
-    for (size_t a = 0; a < set->n; a++) namev[a] = set->aggs[a].name;
+    rill_value *valv = nv <= 64 ? vals : malloc(nv * sizeof *valv);
+    if (!namev || !valv) goto done; /* cannot happen for <= 64 values */
+    for (size_t a = 0; a < nv; a++) namev[a] = rill_schema_field(b->schema, a)->name;
     for (size_t r = 0; r < b->len; r++) {
-        for (size_t a = 0; a < set->n; a++) valv[a] = rill_batch_get(b, r, a);
+        for (size_t a = 0; a < nv; a++) valv[a] = rill_batch_get(b, r, a);
         rill_record rec = {
             .op = po->op->name,
             .key = rill_batch_key(b, r),
@@ -133,7 +135,7 @@ static void deliver(plan_op *po) {
             .ts = b->ts[r],
             .id = rill_batch_id(b, r),
             .flags = b->flags[r],
-            .n_values = set->n,
+            .n_values = nv,
             .names = namev,
             .values = valv,
         };
@@ -292,6 +294,12 @@ int rill_plan_op_stats(const rill_plan *p, const char *op, rill_op_stats *out) {
     return RILL_EUNKNOWN_NODE;
 }
 
+plan_op *rill__plan_find_op(const rill_plan *p, const char *name) {
+    for (size_t i = 0; p && name && i < p->n_ops; i++)
+        if (!strcmp(p->ops[i].op->name, name)) return &p->ops[i];
+    return NULL;
+}
+
 int rill_plan_source_watermark(const rill_plan *p, const char *source, int64_t *out) {
     if (!p || !out) return RILL_EINVAL;
     for (size_t i = 0; source && i < p->n_sources; i++)
@@ -390,6 +398,9 @@ int rill_plan_commit(rill_plan *p) {
     int rc = RILL_OK;
     for (size_t i = 0; !rc && i < p->n_ops; i++)
         rc = rill__op_checkpoint(p->ops[i].op, wb, p->ops[i].ns);
+    for (size_t i = 0; !rc && i < p->n_ops; i++) /* feature vectors, models: state not per key */
+        if (p->ops[i].ext && p->ops[i].ext->checkpoint)
+            rc = p->ops[i].ext->checkpoint(p->ops[i].op, wb, p->ops[i].ns);
     for (size_t i = 0; !rc && i < p->n_sources; i++)
         rc = put_meta(wb, p->meta_ns, "src:", p->sources[i].name, &p->sources[i].wm, 8);
     for (size_t i = 0; !rc && i < p->n_ops; i++) {
