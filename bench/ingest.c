@@ -81,7 +81,7 @@ static void engine_main(const engine_cfg *cfg, int out_fd) {
     rill_engine_sink snk = { .kind = RILL_SINK_PUB, .endpoint = "tcp://127.0.0.1:*" };
     rill_engine_opts o = { .sources = &src, .n_sources = 1, .sinks = &snk, .n_sinks = 1,
                            .linger_ms = cfg->linger_ms, .metrics_interval_ms = 10,
-                           .close_linger_ms = -1 };
+                           .close_linger_ms = -1, .memory_state = true };
     rill_engine *e;
     char err[512];
     if (rill_engine_new(g, &o, &e, err, sizeof err)) {

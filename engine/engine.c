@@ -7,12 +7,28 @@
  * after the first message has passed. The batch is then pushed through the
  * plan; operators hand their records to the engine's graph sinks, which
  * encode each record once and send it to every sink that selected it.
- * After the batch comes the ack point: if reliable messages are in it, the
- * plan is committed and only then are the acks sent (a failed commit sends
- * none, and the producers resend). Without reliable input the plan is
- * committed every commit_interval_ms. Between batches, rill_plan_tick()
- * runs every tick_ms so that idle sources stop holding watermarks back, and
- * the "metrics" record goes out every metrics_interval_ms.
+ * After the batch comes the ack point: the sinks are flushed, then, if
+ * reliable messages are in the batch (or commit_every_batches batches ran,
+ * or commit_interval_ms passed), the plan is committed and only then are
+ * the acks sent (a failed commit sends none, and the producers resend).
+ * Between batches, rill_plan_tick() runs every tick_ms so that idle sources
+ * stop holding watermarks back, and the "metrics" record goes out every
+ * metrics_interval_ms.
+ *
+ * State. Unless given a store, the engine opens RocksDB in state_dir and
+ * closes it when freed. Each commit carries, as the plan blob
+ * "rill.engine.producers", every reliable source's table of last applied
+ * sequence numbers, so the table and the operator state it describes are
+ * written in one atomic batch. On start the table is loaded back (the
+ * sources turn cautious about producers it lacks, see source_zmq.c) and
+ * the engine commits once, so that a crash at any later moment restarts
+ * from a checkpoint of this graph. Sinks are flushed before the commit:
+ * a record is in its file (or handed to ZeroMQ) before the state that
+ * produced it is committed, so a crash can repeat outputs but never lose
+ * one a restart would not emit again. Blob layout, big-endian:
+ *   u8 version (1) | u32 sections | per section: u16 name length | graph
+ *   source name | u32 ordinal among the engine's reliable sources feeding
+ *   that graph source | u32 table length | table (source_zmq.h)
  *
  * Stopping: rill_engine_stop() and the SIGINT/SIGTERM handlers only set a
  * flag and write a byte to the wake-up pipe (both async-signal-safe); the
@@ -20,9 +36,9 @@
  * commits, acks, publishes a final metrics record and returns. Sockets are
  * closed with a linger so the last outputs reach their peers.
  *
- * It does not run several shards or threads, and does not persist the
- * producers' sequence numbers yet (the state backend's commit will carry
- * them: see the ack point in run_batch()).
+ * It does not run several shards or threads, and does not make PUB or PUSH
+ * outputs survive a crash (ZeroMQ may still hold them when the process
+ * dies; a JSON-lines file is the durable output).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +60,9 @@
 #include "engine/sink.h"
 #include "engine/source_zmq.h"
 #include "rill/engine.h"
+
+#define PRODUCERS_BLOB "rill.engine.producers"
+#define PRODUCERS_VERSION 1
 
 /* The outputs a sink selected, resolved against the graph. */
 typedef struct sink_sel {
@@ -76,15 +95,24 @@ struct rill_engine {
     atomic_int stop;
     bool ran;
 
+    /* state */
+    rill_state *own_state; /* opened here (closed by free), or NULL */
+    char state_desc[300];  /* for messages: "state directory '...'" */
+    bool has_reliable;
+    bool producers_saved;  /* the blob was set at least once */
+    rill_buf blob;         /* scratch: the producers blob */
+
     /* options, defaults applied */
     size_t max_batch;
     int linger_ms, metrics_ms, tick_ms, commit_ms, close_linger_ms;
+    int commit_batches;
     size_t dead_prefix;
     bool handle_signals, flush_on_stop;
 
     /* counted by the run loop (the rest lives in the sources) */
     uint64_t late, emitted, batches, commits;
     bool dirty; /* batches run since the last commit */
+    int since_commit; /* batches with rows since the last commit */
     int sink_rc; /* first sink failure during a push */
     char sink_err[512];
 
@@ -275,6 +303,167 @@ int rill_engine_watermark(const rill_engine *e, const char *source, int64_t *out
     return rill__metrics_watermark((rill__metrics *)&e->metrics, source, out);
 }
 
+/* ---- state: sequence numbers and commits ------------------------------------------ */
+
+static void put_be(unsigned char *b, uint64_t v, int n) {
+    for (int i = 0; i < n; i++) b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
+static uint64_t get_be(const unsigned char *b, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | b[i];
+    return v;
+}
+
+/* The position of reliable source i among the engine's reliable sources
+ * that feed the same graph source: with the graph source's name, what
+ * identifies its sequence numbers across restarts (endpoints may change). */
+static uint32_t reliable_ordinal(const rill_engine *e, size_t i) {
+    uint32_t k = 0;
+    const char *name = rill__source_name(e->sources[i]);
+    for (size_t j = 0; j < i; j++)
+        if (rill__source_is_reliable(e->sources[j]) && !strcmp(rill__source_name(e->sources[j]), name))
+            k++;
+    return k;
+}
+
+/* Hand the plan the producers blob when a table changed (or was never
+ * set), so that the next commit writes it with the state it describes. */
+static int set_producers_blob(rill_engine *e) {
+    bool changed = !e->producers_saved;
+    for (size_t i = 0; i < e->n_sources && !changed; i++)
+        changed = rill__source_is_reliable(e->sources[i]) &&
+                  rill__source_producers_changed(e->sources[i]);
+    if (!e->has_reliable || !changed) return RILL_OK;
+    rill_buf *b = &e->blob;
+    rill__buf_clear(b);
+    unsigned char h[8] = { PRODUCERS_VERSION };
+    uint32_t sections = 0;
+    for (size_t i = 0; i < e->n_sources; i++) sections += rill__source_is_reliable(e->sources[i]);
+    put_be(h + 1, sections, 4);
+    if (rill__buf_append(b, h, 5)) goto nomem;
+    for (size_t i = 0; i < e->n_sources; i++) {
+        if (!rill__source_is_reliable(e->sources[i])) continue;
+        const char *name = rill__source_name(e->sources[i]);
+        size_t nlen = strlen(name);
+        if (nlen > 0xffff) nlen = 0xffff;
+        put_be(h, nlen, 2);
+        if (rill__buf_append(b, h, 2) || rill__buf_append(b, name, nlen)) goto nomem;
+        put_be(h, reliable_ordinal(e, i), 4);
+        if (rill__buf_append(b, h, 4) || rill__buf_append(b, h, 4)) goto nomem; /* length: below */
+        size_t at = b->len;
+        if (rill__source_save_producers(e->sources[i], b)) goto nomem;
+        put_be((unsigned char *)b->data + at - 4, b->len - at, 4);
+    }
+    int rc = rill_plan_set_blob(e->plan, PRODUCERS_BLOB, b->data, b->len);
+    if (rc != RILL_OK) {
+        set_err(e, "cannot keep the sequence numbers for the commit: %s", rill_plan_errmsg(e->plan));
+        return rc;
+    }
+    e->producers_saved = true;
+    return RILL_OK;
+nomem:
+    set_err(e, "out of memory saving the sequence numbers");
+    return RILL_ENOMEM;
+}
+
+/* Load the producers blob the plan resumed with, if any, into the reliable
+ * sources (which then turn cautious about producers it lacks). */
+static int load_producers_blob(rill_engine *e) {
+    const void *data;
+    size_t len;
+    if (rill_plan_get_blob(e->plan, PRODUCERS_BLOB, &data, &len) != RILL_OK) return RILL_OK;
+    const unsigned char *p = data, *end = p + len;
+    if (len < 5 || p[0] != PRODUCERS_VERSION) goto corrupt;
+    uint64_t sections = get_be(p + 1, 4);
+    p += 5;
+    for (uint64_t k = 0; k < sections; k++) {
+        if (end - p < 2) goto corrupt;
+        size_t nlen = (size_t)get_be(p, 2);
+        if ((size_t)(end - p) < 2 + nlen + 8) goto corrupt;
+        const char *name = (const char *)p + 2;
+        uint32_t ordinal = (uint32_t)get_be(p + 2 + nlen, 4);
+        size_t tlen = (size_t)get_be(p + 2 + nlen + 4, 4);
+        p += 2 + nlen + 8;
+        if ((size_t)(end - p) < tlen) goto corrupt;
+        for (size_t i = 0; i < e->n_sources; i++) {
+            rill__source *src = e->sources[i];
+            if (!rill__source_is_reliable(src) || strlen(rill__source_name(src)) != nlen ||
+                memcmp(rill__source_name(src), name, nlen) || reliable_ordinal(e, i) != ordinal)
+                continue;
+            char err[300];
+            int rc = rill__source_load_producers(src, p, tlen, err, sizeof err);
+            if (rc != RILL_OK) {
+                set_err(e, "engine: %s: %s", e->state_desc, err);
+                return rc;
+            }
+        }
+        p += tlen;
+    }
+    if (p != end) goto corrupt;
+    /* a reliable source with no table of its own is cautious too */
+    for (size_t i = 0; i < e->n_sources; i++)
+        if (rill__source_is_reliable(e->sources[i])) rill__source_set_cautious(e->sources[i]);
+    return RILL_OK;
+corrupt:
+    set_err(e, "engine: %s: the stored sequence numbers (blob \"%s\", %zu bytes) are damaged",
+            e->state_desc, PRODUCERS_BLOB, len);
+    return RILL_ECORRUPT;
+}
+
+/* Commit the plan with the sequence numbers. On failure no ack owed is ever
+ * sent, the plan is unusable and the message says why. */
+static int commit(rill_engine *e) {
+    int rc = set_producers_blob(e);
+    if (rc == RILL_OK) {
+        rc = rill_plan_commit(e->plan);
+        if (rc != RILL_OK)
+            set_err(e, "the engine stopped: %s (%s; nothing after its last good commit was "
+                       "acknowledged, and a restart on it resumes from there)",
+                    rill_plan_errmsg(e->plan), e->state_desc);
+    }
+    if (rc != RILL_OK) {
+        for (size_t i = 0; i < e->n_sources; i++) rill__source_drop_acks(e->sources[i]);
+        return rc;
+    }
+    e->commits++;
+    e->dirty = false;
+    e->since_commit = 0;
+    return RILL_OK;
+}
+
+/* Open the engine's own store as the options say (unless one was given). */
+static int open_state(rill_engine *e, const rill_engine_opts *o, rill_state **st) {
+    *st = o->state;
+    if (o->state) {
+        snprintf(e->state_desc, sizeof e->state_desc, "the given state store");
+        return RILL_OK;
+    }
+    if (o->memory_state) {
+        snprintf(e->state_desc, sizeof e->state_desc, "an in-memory state");
+        int rc = rill_state_open_memory(&e->own_state);
+        if (rc != RILL_OK) set_err(e, "engine: cannot open an in-memory state: %s", rill_state_errmsg(NULL));
+        *st = e->own_state;
+        return rc;
+    }
+    const char *dir = o->state_dir && o->state_dir[0] ? o->state_dir : "./rill-state";
+    snprintf(e->state_desc, sizeof e->state_desc, "state directory '%s'", dir);
+    int rc = rill_state_open_rocksdb(dir, &o->rocksdb, &e->own_state);
+    if (rc != RILL_OK) {
+        const char *why = rill_state_errmsg(NULL);
+        const char *hint = "";
+        if (rc == RILL_EIO && strstr(why, "lock"))
+            hint = " (is another engine using this directory?)";
+        else if (rc == RILL_ECORRUPT)
+            hint = " (move it away, or restore it from a backup, to start again)";
+        else if (rc == RILL_EIO && strstr(why, "No such file"))
+            hint = " (its parent directory must exist)";
+        set_err(e, "engine: cannot open the %s: %s: %s%s", e->state_desc, rill_errname(rc), why, hint);
+    }
+    *st = e->own_state;
+    return rc;
+}
+
 /* ---- construction ---------------------------------------------------------------- */
 
 static int add_sink_ptr(rill__sink ***list, size_t *n, rill__sink *s) {
@@ -376,6 +565,7 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
     e->commit_ms = o->commit_interval_ms > 0 ? o->commit_interval_ms : 1000;
     e->dead_prefix = o->dead_prefix_bytes ? o->dead_prefix_bytes : 256;
     e->close_linger_ms = o->close_linger_ms ? o->close_linger_ms : 2000;
+    e->commit_batches = o->commit_every_batches > 0 ? o->commit_every_batches : 0;
     e->handle_signals = !o->no_signal_handlers;
     e->flush_on_stop = !o->no_flush_on_stop;
 
@@ -427,6 +617,7 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
                                &e->sources[i], e->errmsg, sizeof e->errmsg);
         if (rc != RILL_OK) goto fail;
         e->n_sources = i + 1;
+        e->has_reliable = e->has_reliable || spec->kind == RILL_SOURCE_ROUTER;
         e->items[i].socket = rill__source_socket(e->sources[i]);
         e->items[i].events = ZMQ_POLLIN;
     }
@@ -478,6 +669,12 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
     e->items[e->n_sources].fd = e->wake[0];
     e->items[e->n_sources].events = ZMQ_POLLIN;
 
+    /* the state (last of the resources: a bad option above leaves no
+     * directory behind) */
+    rill_state *st;
+    rc = open_state(e, o, &st);
+    if (rc != RILL_OK) goto fail;
+
     /* wire the graph to the engine, then compile */
     for (size_t k = 0; k < e->n_ops; k++) {
         char name[300];
@@ -494,10 +691,25 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
         set_err(e, "engine: cannot set the late callback: %s", rill_graph_errmsg(g));
         goto fail;
     }
-    rill_plan_opts popts = { .state = o->state };
+    rill_plan_opts popts = { .state = st, .discard_mismatched_state = o->discard_mismatched_state,
+                             .max_hot_keys = o->max_hot_keys };
     rc = rill_graph_compile(g, &popts, &e->plan);
+    if (rc == RILL_ESTATE_MISMATCH) {
+        set_err(e, "engine: %s: %s (set discard_mismatched_state to delete it and start afresh)",
+                e->state_desc, rill_graph_errmsg(g));
+        goto fail;
+    }
     if (rc != RILL_OK) {
         set_err(e, "engine: compile failed: %s", rill_graph_errmsg(g));
+        goto fail;
+    }
+    rc = load_producers_blob(e);
+    if (rc != RILL_OK) goto fail;
+    rc = commit(e);
+    if (rc != RILL_OK) {
+        char why[sizeof e->errmsg];
+        snprintf(why, sizeof why, "%s", rill_plan_errmsg(e->plan));
+        set_err(e, "engine: cannot commit to the %s: %s", e->state_desc, why);
         goto fail;
     }
     snapshot(e);
@@ -523,6 +735,8 @@ void rill_engine_free(rill_engine *e) {
     }
     if (e->zctx) zmq_ctx_term(e->zctx);
     rill_plan_free(e->plan);
+    rill_state_close(e->own_state); /* after the plan that used it */
+    rill__buf_free(&e->blob);
     for (size_t k = 0; k < e->n_ops; k++) {
         free(e->ops[k].name);
         free(e->ops[k].sinks);
@@ -595,18 +809,6 @@ static void drain_wake(rill_engine *e) {
 
 /* ---- the loop ------------------------------------------------------------------- */
 
-static int commit(rill_engine *e) {
-    int rc = rill_plan_commit(e->plan);
-    if (rc != RILL_OK) {
-        set_err(e, "commit failed: %s", rill_plan_errmsg(e->plan));
-        for (size_t i = 0; i < e->n_sources; i++) rill__source_drop_acks(e->sources[i]);
-        return rc;
-    }
-    e->commits++;
-    e->dirty = false;
-    return RILL_OK;
-}
-
 /* Run what the sources decoded, then the ack point. */
 static int run_batch(rill_engine *e, int64_t *last_commit, bool force_commit) {
     bool rows = false, acks = false;
@@ -632,24 +834,28 @@ static int run_batch(rill_engine *e, int64_t *last_commit, bool force_commit) {
     if (rows) {
         e->batches++;
         e->dirty = true;
+        e->since_commit++;
     }
-    /* The ack point: a producer hears "processed" only once the batches
-     * holding its messages are committed. When the state backend persists,
-     * this commit is also where each producer's last applied sequence
-     * number must be written, in the same write batch. */
-    int64_t now = mono_ms();
-    if (acks || force_commit || (e->dirty && now - *last_commit >= e->commit_ms)) {
-        int rc = commit(e);
-        if (rc != RILL_OK) return rc;
-        *last_commit = now;
-        for (size_t i = 0; i < e->n_sources; i++) rill__source_send_acks(e->sources[i]);
-    }
+    /* Outputs first: what the batch emitted is out of the process before
+     * the commit that covers the batch (at-least-once output). */
     for (size_t i = 0; i < e->n_sinks; i++) {
         int rc = rill__sink_flush(e->sinks[i].sink);
         if (rc != RILL_OK) {
             set_err(e, "%s", e->sinks[i].sink->errmsg);
             return rc;
         }
+    }
+    /* The ack point: a producer hears "processed" only once the batches
+     * holding its messages are committed, with its sequence number. */
+    int64_t now = mono_ms();
+    bool due = force_commit ||
+               (e->commit_batches ? e->since_commit >= e->commit_batches : acks) ||
+               ((e->dirty || acks) && now - *last_commit >= e->commit_ms);
+    if (due) {
+        int rc = commit(e);
+        if (rc != RILL_OK) return rc;
+        *last_commit = now;
+        for (size_t i = 0; i < e->n_sources; i++) rill__source_send_acks(e->sources[i]);
     }
     snapshot(e);
     return RILL_OK;

@@ -11,8 +11,9 @@
  *
  * The map is unpacked with msgpack-c into one reused zone, so a steady
  * stream of records allocates nothing; lines go through stdio's buffer and
- * are flushed at the end of every micro-batch. It does not rotate files or
- * sync them to disk.
+ * are flushed at the end of every micro-batch. The file is appended to; a
+ * torn last line (a killed process) is ended on open. It does not rotate
+ * files or sync them to disk.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -228,12 +229,18 @@ int rill__sink_jsonl_open(const rill_engine_sink *spec, rill__sink **out, char *
         j->f = stdout;
         j->is_stdout = true;
     } else {
-        j->f = fopen(spec->endpoint, "a");
+        j->f = fopen(spec->endpoint, "a+");
         if (!j->f) {
             snprintf(err, errlen, "JSON-lines sink: cannot open %s: %s", spec->endpoint,
                      strerror(errno));
             jsink_close(&j->base, 0);
             return RILL_EIO;
+        }
+        /* A process killed mid-line left a torn last line: end it, so the
+         * next record starts a line of its own. */
+        if (fseek(j->f, -1, SEEK_END) == 0 && fgetc(j->f) != '\n') {
+            fseek(j->f, 0, SEEK_END);
+            putc('\n', j->f);
         }
     }
     *out = &j->base;

@@ -203,6 +203,7 @@ void rill__source_close(rill__source *s) {
 void *rill__source_socket(const rill__source *s) { return s->sock; }
 const char *rill__source_endpoint(const rill__source *s) { return s->endpoint; }
 const char *rill__source_name(const rill__source *s) { return s->name; }
+bool rill__source_is_reliable(const rill__source *s) { return s->kind == RILL_SOURCE_ROUTER; }
 rill_batch *rill__source_batch(rill__source *s) { return s->batch; }
 const rill__source_counts *rill__source_counts_get(const rill__source *s) { return &s->counts; }
 

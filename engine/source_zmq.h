@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/buf.h"
 #include "engine/codec.h"
 #include "rill/engine.h"
 
@@ -59,6 +60,7 @@ void rill__source_close(rill__source *s);
 void *rill__source_socket(const rill__source *s);
 const char *rill__source_endpoint(const rill__source *s); /* resolved */
 const char *rill__source_name(const rill__source *s);     /* graph source */
+bool rill__source_is_reliable(const rill__source *s);     /* a ROUTER */
 rill_batch *rill__source_batch(rill__source *s);
 const rill__source_counts *rill__source_counts_get(const rill__source *s);
 
@@ -79,5 +81,30 @@ void rill__source_send_acks(rill__source *s);
 
 /* Forget the owed acks (the commit failed: the producers resend). */
 void rill__source_drop_acks(rill__source *s);
+
+/* ---- persisted sequence numbers (reliable sources) ----
+ * A table of (routing id, last applied seq) per producer, in a versionless
+ * byte form the engine wraps in its commit blob: u32 n, then n times
+ * [u8 id length, id bytes, u64 last], integers big-endian. */
+
+/* True when a producer's last applied number changed since the last save. */
+bool rill__source_producers_changed(const rill__source *s);
+
+/* Append the table of producers that had a message applied to out.
+ * RILL_ENOMEM leaves out as it was. Marks the table saved. */
+int rill__source_save_producers(rill__source *s, rill_buf *out);
+
+/* Load a saved table (before any message was received), and from now on
+ * take a producer that is not in it at once only from seq 1 (see
+ * rill/engine.h: after a restart a new producer's first message may not be
+ * its oldest unacknowledged one). RILL_ECORRUPT (err says why) for a
+ * malformed table, which changes nothing; RILL_ENOMEM (the source is then
+ * unusable). */
+int rill__source_load_producers(rill__source *s, const void *data, size_t len, char *err,
+                                size_t errlen);
+
+/* Take a producer that is not known yet at once only from seq 1 (what
+ * loading a table does), without loading one. */
+void rill__source_set_cautious(rill__source *s);
 
 #endif

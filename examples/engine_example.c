@@ -10,6 +10,11 @@
  * optionally, a JSON-lines file). It runs until SIGINT or SIGTERM, then
  * flushes every open window and exits.
  *
+ * State lives in RocksDB (./rill-state unless --state-dir says otherwise):
+ * killed and restarted on the same directory, it resumes from its last
+ * commit, and a reliable producer's resends are dropped where the commit
+ * already holds them.
+ *
  * On start it prints one line per socket, "source <endpoint>",
  * "reliable <endpoint>", "sink <endpoint>", then "ready", on standard
  * output, so a script can bind to port * and learn the port chosen.
@@ -44,9 +49,23 @@ static const char *s_usage =
 "  --linger-ms N     wait for more events before a batch (default 0)\n"
 "  --metrics-ms N    metrics interval (default 1000)\n"
 "  --strict          reject events with unknown fields\n"
+"\n"
+"State (RocksDB unless --memory-state; a restart resumes from the last commit):\n"
+"  --state-dir DIR   the state directory (default ./rill-state)\n"
+"  --memory-state    keep the state in memory instead (lost on exit)\n"
+"  --sync            fsync every commit (survives power loss; slower)\n"
+"  --commit-batches N  commit every N batches (default: every batch with\n"
+"                    reliable messages)\n"
+"  --commit-ms N     commit at least every N ms (default 1000)\n"
+"  --block-cache-mb N  RocksDB block cache (default 32)\n"
+"  --write-buffer-mb N RocksDB write buffer (default 64)\n"
+"  --compression C   lz4 (default), zstd, snappy or none\n"
+"  --max-hot-keys N  keep at most N keys per operator in memory (default all)\n"
+"  --discard-state   start afresh if the state holds a different graph\n"
 "  -h, --help        this text\n"
 "\n"
-"Exit status: 0 after SIGINT/SIGTERM, 1 usage error, 2 the engine failed.\n";
+"Exit status: 0 after SIGINT/SIGTERM, 1 usage error, 2 the engine failed\n"
+"(a state that cannot be opened or written, a socket error).\n";
 
 int main(int argc, char **argv) {
     const char *in = "tcp://127.0.0.1:5555", *out = "tcp://127.0.0.1:5556";
@@ -54,8 +73,12 @@ int main(int argc, char **argv) {
     long long window = 60000, ooo = 0, lateness = 0, idle = 0;
     long long max_batch = 0, linger = 0, metrics = 0;
     bool on_event = false, strict = false;
+    const char *state_dir = NULL, *compression = "lz4";
+    bool memory_state = false, sync = false, discard = false;
+    long long commit_batches = 0, commit_ms = 0, cache_mb = 0, wbuf_mb = 0, hot_keys = 0;
     enum { O_IN = 256, O_REL, O_OUT, O_JSONL, O_FIELD, O_WIN, O_OOO, O_LATE, O_IDLE, O_ONEV,
-           O_MAXB, O_LINGER, O_METRICS, O_STRICT };
+           O_MAXB, O_LINGER, O_METRICS, O_STRICT, O_SDIR, O_SMEM, O_SYNC, O_CBATCH, O_CMS,
+           O_CACHE, O_WBUF, O_COMP, O_HOT, O_DISCARD };
     static const struct option lo[] = {
         { "in", required_argument, 0, O_IN }, { "reliable", required_argument, 0, O_REL },
         { "out", required_argument, 0, O_OUT }, { "jsonl", required_argument, 0, O_JSONL },
@@ -64,6 +87,13 @@ int main(int argc, char **argv) {
         { "idle-ms", required_argument, 0, O_IDLE }, { "on-event", no_argument, 0, O_ONEV },
         { "max-batch", required_argument, 0, O_MAXB }, { "linger-ms", required_argument, 0, O_LINGER },
         { "metrics-ms", required_argument, 0, O_METRICS }, { "strict", no_argument, 0, O_STRICT },
+        { "state-dir", required_argument, 0, O_SDIR }, { "memory-state", no_argument, 0, O_SMEM },
+        { "sync", no_argument, 0, O_SYNC }, { "commit-batches", required_argument, 0, O_CBATCH },
+        { "commit-ms", required_argument, 0, O_CMS }, { "block-cache-mb", required_argument, 0, O_CACHE },
+        { "write-buffer-mb", required_argument, 0, O_WBUF },
+        { "compression", required_argument, 0, O_COMP },
+        { "max-hot-keys", required_argument, 0, O_HOT },
+        { "discard-state", no_argument, 0, O_DISCARD },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int c;
@@ -83,12 +113,32 @@ int main(int argc, char **argv) {
         case O_LINGER: linger = atoll(optarg); break;
         case O_METRICS: metrics = atoll(optarg); break;
         case O_STRICT: strict = true; break;
+        case O_SDIR: state_dir = optarg; break;
+        case O_SMEM: memory_state = true; break;
+        case O_SYNC: sync = true; break;
+        case O_CBATCH: commit_batches = atoll(optarg); break;
+        case O_CMS: commit_ms = atoll(optarg); break;
+        case O_CACHE: cache_mb = atoll(optarg); break;
+        case O_WBUF: wbuf_mb = atoll(optarg); break;
+        case O_COMP: compression = optarg; break;
+        case O_HOT: hot_keys = atoll(optarg); break;
+        case O_DISCARD: discard = true; break;
         case 'h': fputs(s_usage, stdout); return 0;
         default: fputs("run 'rill-engine-example --help' for the options\n", stderr); return 1;
         }
     }
-    if (window <= 0 || ooo < 0 || lateness < 0 || idle < 0 || max_batch < 0 || linger < 0) {
+    if (window <= 0 || ooo < 0 || lateness < 0 || idle < 0 || max_batch < 0 || linger < 0 ||
+        commit_batches < 0 || commit_ms < 0 || cache_mb < 0 || wbuf_mb < 0 || hot_keys < 0) {
         fputs("rill-engine-example: sizes and times must not be negative (window > 0)\n", stderr);
+        return 1;
+    }
+    rill_compression comp;
+    if (!strcmp(compression, "lz4")) comp = RILL_COMPRESSION_LZ4;
+    else if (!strcmp(compression, "zstd")) comp = RILL_COMPRESSION_ZSTD;
+    else if (!strcmp(compression, "snappy")) comp = RILL_COMPRESSION_SNAPPY;
+    else if (!strcmp(compression, "none")) comp = RILL_COMPRESSION_NONE;
+    else {
+        fprintf(stderr, "rill-engine-example: unknown compression '%s'\n", compression);
         return 1;
     }
 
@@ -134,6 +184,12 @@ int main(int argc, char **argv) {
         .sinks = sinks, .n_sinks = jsonl ? 2 : 1,
         .max_batch = (size_t)max_batch, .linger_ms = (int)linger,
         .metrics_interval_ms = (int)metrics,
+        .state_dir = state_dir, .memory_state = memory_state,
+        .rocksdb = { .block_cache_bytes = (size_t)cache_mb << 20,
+                     .write_buffer_bytes = (size_t)wbuf_mb << 20,
+                     .compression = comp, .sync = sync },
+        .discard_mismatched_state = discard, .max_hot_keys = (size_t)hot_keys,
+        .commit_every_batches = (int)commit_batches, .commit_interval_ms = (int)commit_ms,
     };
     rill_engine *e;
     int rc = rill_engine_new(g, &eopts, &e, err, sizeof err);
@@ -154,10 +210,11 @@ int main(int argc, char **argv) {
     rill_engine_get_stats(e, &st);
     fprintf(stderr,
             "rill-engine-example: %llu events decoded, %llu rejected, %llu late, %llu records "
-            "emitted in %llu batches\n",
+            "emitted in %llu batches, %llu commits, %llu duplicates dropped\n",
             (unsigned long long)st.decoded, (unsigned long long)st.rejected,
             (unsigned long long)st.late, (unsigned long long)st.emitted,
-            (unsigned long long)st.batches);
+            (unsigned long long)st.batches, (unsigned long long)st.commits,
+            (unsigned long long)st.duplicates);
     rill_engine_free(e);
     return rc == RILL_OK ? 0 : 2;
 }

@@ -48,6 +48,10 @@ typedef struct rill_state_methods {
      * of wb is applied. */
     int (*commit)(rill_state *s, const rill_state_batch *wb);
     void (*close)(rill_state *s);
+    /* Optional (inspection): the name of the i-th namespace (an order that
+     * stays put while s is open); RILL_ENOT_FOUND past the last. NULL: the
+     * store cannot list its namespaces. */
+    int (*ns_name)(rill_state *s, size_t i, const char **name);
 } rill_state_methods;
 
 struct rill_state {

@@ -360,6 +360,14 @@ static void mem_close(rill_state *s) {
     free(m);
 }
 
+static int mem_ns_name(rill_state *s, size_t i, const char **name) {
+    mem_state *m = (mem_state *)s;
+    if (i >= m->nns)
+        return RILL_ENOT_FOUND;
+    *name = m->ns[i]->name;
+    return RILL_OK;
+}
+
 static const rill_state_methods mem_methods = {
     .version = RILL_STATE_METHODS_VERSION,
     .name = "memory",
@@ -368,6 +376,7 @@ static const rill_state_methods mem_methods = {
     .scan = mem_scan,
     .commit = mem_commit,
     .close = mem_close,
+    .ns_name = mem_ns_name,
 };
 
 void rill__state_memory_fail_alloc(rill_state *s, long n) {

@@ -33,6 +33,9 @@
  * "not applied now", not "never applied". The engine's sequence numbers make
  * replaying it harmless.
  *
+ * A read-only open (rill-state, debugging a running engine) takes no lock,
+ * sees the store as of the open and refuses commits and new namespaces.
+ *
  * Not here: column families, snapshots across calls, checkpoints (a later
  * piece), merge operators.
  */
@@ -69,6 +72,7 @@ typedef struct rdb_state {
     size_t nns, cap;
     uint32_t next_id;
     int scanning;
+    bool read_only;
 } rdb_state;
 
 /* ---- keys ---- */
@@ -181,6 +185,10 @@ static int rdb_ns_open(rill_state *s, const char *name, uint32_t *id) {
         *id = f->id;
         return RILL_OK;
     }
+    if (r->read_only)
+        return rill__state_error(s, RILL_ESTATE,
+                                 "rocksdb state: no namespace '%s' (the store is open read-only)",
+                                 name);
     if (r->next_id == UINT32_MAX)
         return rill__state_error(s, RILL_EFULL, "rocksdb state: too many namespaces");
     size_t nlen = strlen(name);
@@ -354,6 +362,9 @@ static int rdb_commit(rill_state *s, const rill_state_batch *batch) {
     if (r->scanning)
         return rill__state_error(s, RILL_EINVAL,
                                  "rocksdb state: commit from inside a scan callback");
+    if (r->read_only)
+        return rill__state_error(s, RILL_ESTATE,
+                                 "rocksdb state: commit: the store is open read-only");
     rocksdb_writebatch_clear(r->wb);
     commit_ctx c = { .r = r };
     int rc = rill__state_batch_each(batch, add_op, &c);
@@ -400,6 +411,15 @@ static void rdb_close(rill_state *s) {
     free(r);
 }
 
+/* Namespaces as loaded (by name) and then as opened. */
+static int rdb_ns_name(rill_state *s, size_t i, const char **name) {
+    rdb_state *r = (rdb_state *)s;
+    if (i >= r->nns)
+        return RILL_ENOT_FOUND;
+    *name = r->ns[i].name;
+    return RILL_OK;
+}
+
 static const rill_state_methods rdb_methods = {
     .version = RILL_STATE_METHODS_VERSION,
     .name = "rocksdb",
@@ -408,6 +428,7 @@ static const rill_state_methods rdb_methods = {
     .scan = rdb_scan,
     .commit = rdb_commit,
     .close = rdb_close,
+    .ns_name = rdb_ns_name,
 };
 
 /* ---- open ---- */
@@ -444,6 +465,9 @@ static int load_meta(rdb_state *r, const char *dir) {
                                           "rocksdb state '%s': holds a RocksDB database that "
                                           "is not a rill state store",
                                           dir);
+        if (r->read_only)
+            return rill__state_open_error(RILL_ESTATE,
+                                          "rocksdb state '%s': holds no rill state yet", dir);
         rocksdb_put(r->db, r->wopts, (const char *)fkey, sizeof fkey, FORMAT_VERSION,
                     strlen(FORMAT_VERSION), &err);
         if (err) {
@@ -533,10 +557,10 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
             return rill__state_open_error(RILL_EIO,
                                           "rocksdb state '%s': exists and is not a directory",
                                           dir);
-    } else if (errno == ENOENT && opts->must_exist) {
-        return rill__state_open_error(RILL_ESTATE,
-                                      "rocksdb state '%s': does not exist (must_exist is set)",
-                                      dir);
+    } else if (errno == ENOENT && (opts->must_exist || opts->read_only)) {
+        return rill__state_open_error(RILL_ESTATE, "rocksdb state '%s': does not exist (%s)",
+                                      dir, opts->read_only ? "opening read-only"
+                                                           : "must_exist is set");
     }
 
     rdb_state *r = calloc(1, sizeof *r);
@@ -545,6 +569,7 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
     r->base.m = &rdb_methods;
     r->base.fail_commit_countdown = -1;
     r->next_id = 1;
+    r->read_only = opts->read_only;
 
     r->cache = rocksdb_cache_create_lru(opts->block_cache_bytes ? opts->block_cache_bytes
                                                                 : (size_t)32 << 20);
@@ -556,7 +581,7 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
                                                   rocksdb_filterpolicy_create_bloom_full(10));
     r->opts = rocksdb_options_create();
     rocksdb_options_set_block_based_table_factory(r->opts, r->topts);
-    rocksdb_options_set_create_if_missing(r->opts, !opts->must_exist);
+    rocksdb_options_set_create_if_missing(r->opts, !opts->must_exist && !opts->read_only);
     rocksdb_options_set_write_buffer_size(r->opts, opts->write_buffer_bytes
                                                        ? opts->write_buffer_bytes
                                                        : (size_t)64 << 20);
@@ -569,7 +594,8 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
 
     char *err = NULL;
     int rc;
-    r->db = rocksdb_open(r->opts, dir, &err);
+    r->db = opts->read_only ? rocksdb_open_for_read_only(r->opts, dir, 0, &err)
+                            : rocksdb_open(r->opts, dir, &err);
     if (err) {
         rc = rill__state_open_error(status_of(err), "rocksdb state '%s': %s", dir, err);
         rocksdb_free(err);

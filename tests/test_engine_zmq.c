@@ -92,6 +92,7 @@ static void *run_thread(void *arg) {
 static void start(running *r, rill_graph *g, rill_engine_opts *o) {
     char err[512];
     o->no_signal_handlers = true;
+    o->memory_state = !o->state; /* these tests run on a fresh state each */
     if (!o->metrics_interval_ms) o->metrics_interval_ms = 50;
     int rc = rill_engine_new(g, o, &r->e, err, sizeof err);
     if (rc != RILL_OK) fail_msg("rill_engine_new: %s: %s", rill_errname(rc), err);
@@ -1063,7 +1064,8 @@ static void test_bad_options(void **state) {
  * refused. */
 static void test_stop_before_run(void **state) {
     rill_engine_source src = { .source = "events", .endpoint = "tcp://127.0.0.1:*" };
-    rill_engine_opts opts = { .sources = &src, .n_sources = 1, .no_signal_handlers = true };
+    rill_engine_opts opts = { .sources = &src, .n_sources = 1, .no_signal_handlers = true,
+                              .memory_state = true };
     rill_graph *g = make_graph(0);
     rill_engine *e;
     char err[256];

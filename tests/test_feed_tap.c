@@ -320,7 +320,8 @@ static void pipeline(mode md) {
     int p[2];
     assert_int_equal(pipe(p), 0);
     char *eargv[] = { engine, "--in", in_ep, "--out", out_ep, "--reliable", rel_ep,
-                      "--window-ms", "1000", "--ooo-ms", "3000", "--metrics-ms", "100", NULL };
+                      "--window-ms", "1000", "--ooo-ms", "3000", "--metrics-ms", "100",
+                      "--memory-state", NULL };
     pid_t epid = spawn(eargv, p[1], -1);
     close(p[1]);
     char buf[4096] = "";

@@ -44,6 +44,26 @@
  * it was lost) is dropped unacknowledged and counted; the producer resends
  * from its oldest unacknowledged message. A producer the engine has not
  * seen yet starts at the sequence number of its first message.
+ *
+ * State and restarts. The engine keeps its plan's state in RocksDB (by
+ * default in ./rill-state; see the state options below) and commits it,
+ * with each producer's last applied sequence number, in one atomic write:
+ * after every batch holding reliable messages (or every N batches / T ms,
+ * as set) and at the stop. A new engine on the same directory resumes from
+ * the last commit: windows, watermarks and sequence numbers. Producers
+ * resend what was not acknowledged; what the commit already holds is
+ * dropped as duplicates, so no acknowledged event is lost and none counts
+ * twice. Outputs are written to sinks before the commit that covers them,
+ * so records emitted after the last commit of a killed engine are emitted
+ * again after the restart (at-least-once output, exactly-once state).
+ * After a restart from a checkpoint, a producer the checkpoint does not
+ * know is taken at once only from sequence number 1; any other first
+ * number waits for the producer's resend (its oldest unacknowledged
+ * message, seen a second time), since the engine cannot tell a new
+ * producer from one whose first messages died with the previous process.
+ * A failed commit (a RocksDB write error, a full disk) sends no ack for
+ * anything it did not cover and ends rill_engine_run() with the error; the
+ * store keeps the last good commit, from which a restart resumes.
  */
 #ifndef RILL_ENGINE_H
 #define RILL_ENGINE_H
@@ -55,6 +75,7 @@
 #include "rill/error.h"
 #include "rill/graph.h"
 #include "rill/plan.h"
+#include "rill/state.h"
 
 typedef struct rill_engine rill_engine;
 
@@ -111,9 +132,36 @@ typedef struct rill_engine_opts {
     size_t n_sources;
     const rill_engine_sink *sinks;
     size_t n_sinks;
-    /* Where the plan keeps its state (borrowed; see rill_plan_opts). NULL =
-     * a private in-memory state. */
+    /* ---- state (see "State and restarts" above) ---- */
+    /* A store the caller opened (borrowed; it must outlive the engine). NULL
+     * (the default) = the engine opens its own RocksDB store in state_dir
+     * with the rocksdb options, and closes it when freed. */
     rill_state *state;
+    /* The engine's RocksDB directory; NULL = "./rill-state". Made when
+     * missing (its parent must exist) unless rocksdb.must_exist. */
+    const char *state_dir;
+    /* Block cache, write buffer, compression and sync of the engine's own
+     * store. sync = false (the default): a commit is in the write-ahead log
+     * of the OS when acked, so it survives the engine's crash or kill but
+     * not a power loss or kernel crash; true: every commit is fsynced
+     * before its acks (durable against power loss, a few ms per commit on
+     * most disks). */
+    rill_rocksdb_opts rocksdb;
+    /* A private in-memory store instead of RocksDB (tests, throwaway runs;
+     * nothing survives the process). */
+    bool memory_state;
+    /* When the state holds a checkpoint of a different graph, delete it and
+     * start afresh instead of failing rill_engine_new() with
+     * RILL_ESTATE_MISMATCH (whose message names the first difference). */
+    bool discard_mismatched_state;
+    /* Keep at most this many keys per operator in memory (0 = all); see
+     * rill_plan_opts.max_hot_keys. */
+    size_t max_hot_keys;
+    /* Commit after this many batches. 0 (the default) = after every batch
+     * that holds reliable messages (their acks wait for the commit) and
+     * otherwise by commit_interval_ms only. Larger values trade ack latency
+     * for fewer, larger commits. */
+    int commit_every_batches;
     /* A micro-batch closes when it holds this many events (a message is
      * never split, so a batch may end a little over); 0 = 4096. */
     size_t max_batch;
@@ -130,8 +178,8 @@ typedef struct rill_engine_opts {
      * when sources idle for their idle_timeout_ms (rill_source_opts) stop
      * holding the watermark back; 0 = 100. */
     int tick_ms;
-    /* Without reliable sources, commit at most this often (a batch with
-     * reliable messages is always committed before its acks); 0 = 1000. */
+    /* Commit when this long has passed since the last commit and something
+     * changed or acks are owed; 0 = 1000. */
     int commit_interval_ms;
     /* How many bytes of a rejected message the "dead" output carries;
      * 0 = 256. */
@@ -150,14 +198,21 @@ typedef struct rill_engine_opts {
 /* ---- lifecycle ------------------------------------------------------------ */
 
 /* Make an engine for graph g: open and bind/connect every socket, open the
- * JSON-lines files, add the engine's sinks and late-event callback to g
- * (which takes over any late callback set before) and compile it. g is
+ * JSON-lines files, open the state (unless given), add the engine's sinks
+ * and late-event callback to g (which takes over any late callback set
+ * before), compile it (resuming from the state's checkpoint) and commit
+ * once, so that the state holds this graph from the start. g is
  * borrowed only during the call (the plan lives on without it); once the
  * sinks are added g belongs to this engine: free it, do not compile it or
  * hand it to another engine.
  * On success *out is the engine, freed with rill_engine_free(). On failure
  * *out is NULL, nothing stays open, and errbuf (if not NULL) says what
- * failed (the endpoint, the compile message). */
+ * failed (the endpoint, the compile message). State failures: RILL_EIO (the
+ * directory cannot be made or written, its parent is missing, or another
+ * process has it open), RILL_ECORRUPT (damaged files, or a RocksDB
+ * database that is not a rill store, or damaged sequence numbers),
+ * RILL_ESTATE (rocksdb.must_exist and no store there, or a refused write),
+ * RILL_ESTATE_MISMATCH (a different graph's checkpoint). */
 int rill_engine_new(rill_graph *g, const rill_engine_opts *opts, rill_engine **out,
                     char *errbuf, size_t errlen);
 
@@ -196,7 +251,7 @@ typedef struct rill_engine_stats {
     uint64_t late;           /* events behind an operator's allowed lateness */
     uint64_t emitted;        /* operator output records */
     uint64_t batches;        /* micro-batches run */
-    uint64_t commits;        /* successful rill_plan_commit() calls */
+    uint64_t commits;        /* successful commits (rill_engine_new's included) */
     uint64_t acks;           /* reliable: ack messages sent */
     uint64_t duplicates;     /* reliable: messages dropped as already applied */
     uint64_t gaps;           /* reliable: messages dropped for a sequence gap */

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "rill/error.h"
+#include "rill/types.h"
 
 typedef struct rill_state rill_state;
 
@@ -44,6 +45,10 @@ typedef struct rill_rocksdb_opts {
     /* Fail (RILL_ESTATE) instead of creating the store when dir does not
      * hold one yet. Off by default: a missing directory is created. */
     bool must_exist;
+    /* Open for reading only (implies must_exist): no lock is taken, so a
+     * running engine's store can be inspected; what is seen is the state as
+     * of the open. Commits and new namespaces fail with RILL_ESTATE. */
+    bool read_only;
 } rill_rocksdb_opts;
 
 /* Open (or create) the RocksDB store in directory dir. opts may be NULL for
@@ -68,5 +73,46 @@ void rill_state_close(rill_state *s);
  * call on s. s == NULL: the message of the calling thread's last failed
  * rill_state_open_*(). Never NULL. */
 const char *rill_state_errmsg(const rill_state *s);
+
+/* ---- inspection (tools, debugging) -------------------------------------------
+ *
+ * What a plan stores: namespace "rill.plan" holds the graph fingerprint
+ * ("fingerprint"), the watermark of each source ("src:<source>"), each
+ * operator's watermark and counters ("op:<operator>") and the named blobs
+ * ("blob:<name>", e.g. "blob:rill.engine.producers"); namespace
+ * "op:<operator>" holds one record per key of that operator, under the
+ * key's canonical bytes (rill_state_key_encode()). These functions read a
+ * store without knowing any of that. */
+
+/* The name of the i-th namespace (i from 0; the order stays put while s is
+ * open). RILL_ENOT_FOUND past the last one. *name lives as long as s. */
+int rill_state_ns_name(rill_state *s, size_t i, const char **name);
+
+/* Visit one entry; return 0 to go on, anything else stops the scan and is
+ * what rill_state_scan() returns. key and val are valid during the call. */
+typedef int (*rill_state_entry_fn)(void *user, const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+
+/* Visit the entries of namespace ns with from <= key < to, in bytewise key
+ * order (from NULL: from the first; to NULL: to the last). RILL_ENOT_FOUND
+ * when the store has no namespace of that name (none is made). */
+int rill_state_scan(rill_state *s, const char *ns, const void *from, size_t flen,
+                    const void *to, size_t tlen, rill_state_entry_fn fn, void *user);
+
+/* Read the value of key in namespace ns as of the last commit. On success
+ * *val is malloc'd (the caller free()s it) and *vlen its length.
+ * RILL_ENOT_FOUND when the namespace or the key is absent. */
+int rill_state_get(rill_state *s, const char *ns, const void *key, size_t klen,
+                   void **val, size_t *vlen);
+
+/* Operator keys are stored in a canonical byte form: an integer key as 'i'
+ * and 8 bytes big-endian of the value with its sign bit flipped (so they
+ * sort like the integers), a string key as 's' and its bytes. Encode key
+ * (RILL_I64 or RILL_STRING) into buf (cap bytes); returns the length, or 0
+ * when the key has another type or does not fit. */
+size_t rill_state_key_encode(rill_value key, unsigned char *buf, size_t cap);
+/* The key the canonical bytes stand for; RILL_NULL when they are not a
+ * canonical key. A string's bytes point into `bytes`. */
+rill_value rill_state_key_decode(const void *bytes, size_t len);
 
 #endif
