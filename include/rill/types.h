@@ -25,8 +25,10 @@ typedef enum rill_type {
 const char *rill_type_name(rill_type t);
 
 /* A borrowed, typed value. Strings and lists point into storage owned by
- * whoever handed the value out; they live as long as that storage (a batch
- * row until the batch is cleared, a record until the callback returns). */
+ * whoever handed the value out: a value read from a batch lives until the
+ * batch is next changed (a row appended, a field set, cleared or freed),
+ * since growing moves its storage; a record's values live until the sink
+ * callback returns. Copy what must live longer. */
 typedef struct rill_value {
     rill_type type;
     union {
