@@ -278,6 +278,59 @@ fail:
     return rc;
 }
 
+/* ---- extension nodes (feature vectors, models) ----------------------------- */
+
+/* What every extension node needs; the rest is its build() method's. */
+static int check_ext(rill_graph *g, const graph_node *n) {
+    if (n->n_inputs == 0 || !n->inputs[0])
+        return rill__graph_error(g, RILL_ENO_INPUT, "%s '%s' has no input", n->ext->kind, n->name);
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        graph_node *in = find_node(g, n->inputs[i]);
+        if (!in || in->kind == NODE_SINK)
+            return rill__graph_error(g, RILL_EUNKNOWN_NODE, "%s '%s': input '%s' is not a source or operator",
+                                     n->ext->kind, n->name, n->inputs[i] ? n->inputs[i] : "(null)");
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(n->inputs[i], n->inputs[j]))
+                return rill__graph_error(g, RILL_EDUP_NAME, "%s '%s': input '%s' is given twice", n->ext->kind,
+                                         n->name, n->inputs[i]);
+    }
+    return RILL_OK;
+}
+
+static int build_ext_op(rill_graph *g, rill_plan *p, graph_node *n) {
+    plan_op *po = &p->ops[p->n_ops];
+    memset(po, 0, sizeof *po);
+    rill__ext_input *in = calloc(n->n_inputs, sizeof *in);
+    po->inputs = calloc(n->n_inputs, sizeof *po->inputs);
+    if (!in || !po->inputs) {
+        free(in);
+        return rill__graph_error(g, RILL_ENOMEM, "out of memory");
+    }
+    po->n_inputs = n->n_inputs;
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        plan_input *pi = &po->inputs[i];
+        ssize_t si = plan_source_index(p, n->inputs[i]);
+        pi->from_source = si >= 0;
+        pi->index = si >= 0 ? (size_t)si : (size_t)plan_op_index(p, n->inputs[i]);
+        in[i].name = n->inputs[i];
+        in[i].is_source = pi->from_source;
+        in[i].schema = pi->from_source ? p->sources[pi->index].schema : p->ops[pi->index].op->out->schema;
+    }
+    char err[400] = "";
+    int rc = n->ext->build(n->ext_cfg, n->name, in, n->n_inputs, &po->op, err, sizeof err);
+    free(in);
+    if (rc) {
+        free(po->inputs);
+        po->inputs = NULL;
+        return rill__graph_error(g, rc, "%s", err);
+    }
+    po->ext = n->ext;
+    po->op->on_late = g->on_late;
+    po->op->late_user = g->late_user;
+    p->n_ops++;
+    return RILL_OK;
+}
+
 int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **out) {
     if (!out) return RILL_EINVAL;
     *out = NULL;
