@@ -5,8 +5,7 @@
 #include "operators/timers.h"
 #include "rill/error.h"
 
-static int before(const rill_timer_heap *h, uint32_t a, uint32_t b) {
-    const rill_timer_bucket *x = &h->pool[a], *y = &h->pool[b];
+static int before(const rill_timer_slot *x, const rill_timer_slot *y) {
     return x->time < y->time || (x->time == y->time && x->seq < y->seq);
 }
 
@@ -19,36 +18,36 @@ void rill__timers_free(rill_timer_heap *h) {
 }
 
 static void sift_up(rill_timer_heap *h, size_t i) {
-    uint32_t id = h->heap[i];
+    rill_timer_slot x = h->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!before(h, id, h->heap[parent])) break;
+        if (!before(&x, &h->heap[parent])) break;
         h->heap[i] = h->heap[parent];
         i = parent;
     }
-    h->heap[i] = id;
+    h->heap[i] = x;
 }
 
 static void sift_down(rill_timer_heap *h, size_t i) {
-    uint32_t id = h->heap[i];
+    rill_timer_slot x = h->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->heap_n) break;
-        if (c + 1 < h->heap_n && before(h, h->heap[c + 1], h->heap[c])) c++;
-        if (!before(h, h->heap[c], id)) break;
+        if (c + 1 < h->heap_n && before(&h->heap[c + 1], &h->heap[c])) c++;
+        if (!before(&h->heap[c], &x)) break;
         h->heap[i] = h->heap[c];
         i = c;
     }
-    h->heap[i] = id;
+    h->heap[i] = x;
 }
 
 /* A bucket for time, found in the cache or made and put in the heap. */
 static rill_timer_bucket *bucket_for(rill_timer_heap *h, int64_t time) {
-    for (int i = 0; i < RILL_TIMER_CACHE; i++)
-        if (h->cache[i] && h->pool[h->cache[i] - 1].time == time) return &h->pool[h->cache[i] - 1];
+    uint32_t *slot = &h->cache[(uint64_t)time & (RILL_TIMER_CACHE - 1)];
+    if (*slot && h->pool[*slot - 1].time == time) return &h->pool[*slot - 1];
     if (h->heap_n == h->heap_cap) {
         size_t cap = h->heap_cap ? h->heap_cap * 2 : 16;
-        uint32_t *q = realloc(h->heap, cap * sizeof *q);
+        rill_timer_slot *q = realloc(h->heap, cap * sizeof *q);
         if (!q) return NULL;
         h->heap = q;
         h->heap_cap = cap;
@@ -73,10 +72,9 @@ static rill_timer_bucket *bucket_for(rill_timer_heap *h, int64_t time) {
     b->time = time;
     b->seq = h->next_seq++;
     b->head = b->n = 0;
-    h->heap[h->heap_n++] = id;
+    h->heap[h->heap_n++] = (rill_timer_slot){ time, b->seq, id };
     sift_up(h, h->heap_n - 1);
-    memmove(h->cache + 1, h->cache, (RILL_TIMER_CACHE - 1) * sizeof h->cache[0]);
-    h->cache[0] = id + 1;
+    *slot = id + 1;
     return b;
 }
 
@@ -97,9 +95,9 @@ int rill__timers_push(rill_timer_heap *h, int64_t time, uint32_t key) {
 
 int rill__timers_pop_due(rill_timer_heap *h, int64_t now, rill_timer *out) {
     while (h->heap_n) {
-        uint32_t id = h->heap[0];
+        if (h->heap[0].time > now) return 0;
+        uint32_t id = h->heap[0].id;
         rill_timer_bucket *b = &h->pool[id];
-        if (b->time > now) return 0;
         if (b->head < b->n) {
             out->time = b->time;
             out->key = b->keys[b->head++];
@@ -109,8 +107,8 @@ int rill__timers_pop_due(rill_timer_heap *h, int64_t now, rill_timer *out) {
         /* an emptied bucket leaves the heap, the cache and goes back to the pool */
         h->heap[0] = h->heap[--h->heap_n];
         if (h->heap_n) sift_down(h, 0);
-        for (int i = 0; i < RILL_TIMER_CACHE; i++)
-            if (h->cache[i] == id + 1) h->cache[i] = 0;
+        uint32_t *slot = &h->cache[(uint64_t)b->time & (RILL_TIMER_CACHE - 1)];
+        if (*slot == id + 1) *slot = 0;
         b->head = b->n = 0;
         if (b->cap > 1024) { /* do not keep a huge bucket's memory forever */
             free(b->keys);

@@ -18,6 +18,11 @@
  * An event behind the watermark (t < W) is late: records already emitted
  * cannot be revised, so it goes to the late output whatever the allowed
  * lateness.
+ *
+ * A key whose emitted events can no longer fall in any future event's window
+ * (the watermark passed the newest one's time + size, its tumbling window's
+ * end, or + gap) drops them, and with nothing waiting the key is dropped too,
+ * so a stream of ever new keys does not grow memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +56,14 @@ typedef struct oe_op oe_op;
 /* Drop from f what is outside the window of an event at ts; return the
  * window's start. One per window kind, chosen at compile time. */
 typedef int64_t (*evict_fn)(const oe_op *o, rill_fifo_agg *f, int64_t ts);
+/* The watermark at which a key whose newest emitted event is at `newest`
+ * has nothing left in any future event's window. */
+typedef int64_t (*expiry_fn)(const oe_op *o, int64_t newest);
 
 struct oe_op {
     rill_op base;
     evict_fn evict;
+    expiry_fn expiry;
     int64_t size, offset, gap;
     size_t pstride; /* pend_hdr + block */
     rill_keytable kt;
@@ -103,6 +112,30 @@ static int64_t evict_session(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
     return rill__fifo_len(f) ? rill__fifo_stamp(f, 0) : ts;
 }
 
+static int64_t expiry_trailing(const oe_op *o, int64_t newest) { return rill__time_add(newest, o->size); }
+static int64_t expiry_tumbling(const oe_op *o, int64_t newest) {
+    return rill__time_add(tumble_start(o, newest), o->size);
+}
+static int64_t expiry_session(const oe_op *o, int64_t newest) { return rill__time_add(newest, o->gap); }
+
+/* When key k next needs the watermark: its first waiting event, or the time
+ * its emitted events all leave the window (then the key can go). */
+static int64_t oe_due(const oe_op *o, const oe_key *k) {
+    int64_t due = RILL_TIME_MAX;
+    if (k->fifo_ready && rill__fifo_len(&k->fifo)) due = o->expiry(o, rill__fifo_back_stamp(&k->fifo));
+    if (k->n_pend && pend_at(o, k, 0)->ts < due) due = pend_at(o, k, 0)->ts;
+    return due;
+}
+
+/* Make sure a timer fires no later than the key's due time (an early one
+ * finds nothing to do and re-arms). */
+static int arm(oe_op *o, uint32_t idx, oe_key *k) {
+    int64_t due = oe_due(o, k);
+    if (due >= k->due) return RILL_OK;
+    k->due = due;
+    return rill__timers_push(&o->timers, due, idx);
+}
+
 /* Emit the event (ts, block, id) of key idx: drop what left its window,
  * push it, and record the aggregate of the FIFO. */
 static int emit_event(oe_op *o, uint32_t idx, int64_t ts, const void *block, const void *id,
@@ -136,11 +169,7 @@ static int drain(oe_op *o, uint32_t idx, int64_t wm) {
         int drc = rill__op_mark_dirty(&o->base, idx); /* its FIFO and waiting list changed */
         if (!rc) rc = drc;
     }
-    if (!rc && k->n_pend && pend_at(o, k, 0)->ts < k->due) {
-        k->due = pend_at(o, k, 0)->ts;
-        rc = rill__timers_push(&o->timers, k->due, idx);
-    }
-    return rc;
+    return rc ? rc : arm(o, idx, k);
 }
 
 static int add_pending(oe_op *o, oe_key *k, int64_t ts, const void *block, const void *id, size_t idlen) {
@@ -202,6 +231,7 @@ static int oe_process(rill_op *op, const rill_op_input *in) {
         int64_t now = rill__wm_now(&walk);
         if (!k->n_pend && ts <= now) { /* the in-order fast path */
             if ((rc = emit_event(o, idx, ts, o->one, id, idlen)) != RILL_OK) return rc;
+            if ((rc = arm(o, idx, rill__kt_value(&o->kt, idx))) != RILL_OK) return rc;
             continue;
         }
         if ((rc = add_pending(o, k, ts, o->one, id, idlen)) != RILL_OK) return rc;
@@ -221,6 +251,18 @@ static int oe_advance(rill_op *op, int64_t wm) {
         k->due = RILL_TIME_MAX;
         int rc = drain(o, t.key, wm);
         if (rc) return rc;
+        k = rill__kt_value(&o->kt, t.key);
+        if (k->fifo_ready && rill__fifo_len(&k->fifo) &&
+            o->expiry(o, rill__fifo_back_stamp(&k->fifo)) <= wm) {
+            /* every later event's window starts after what the FIFO holds */
+            rill__fifo_clear(&k->fifo);
+            if ((rc = rill__op_mark_dirty(op, t.key)) != RILL_OK) return rc;
+        }
+        if (!k->n_pend && !rill__fifo_len(&k->fifo) && !k->h.stored) {
+            rill__op_drop_key(op, t.key); /* nothing left, nothing stored */
+            continue;
+        }
+        if ((rc = arm(o, t.key, k)) != RILL_OK) return rc;
     }
     return RILL_OK;
 }
@@ -232,6 +274,7 @@ static size_t oe_record_size(const rill_op *op, uint32_t idx) {
     const oe_key *k = rill__kt_value(&o->kt, idx);
     size_t bs = op->aggs.block_size;
     size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
+    if (!nf && !k->n_pend) return 0; /* nothing left: delete its record */
     size_t need = 1 + 8 + 4 + 4 + nf * (8 + bs);
     for (uint32_t i = 0; i < k->n_pend; i++) need += 8 + 4 + pend_at(o, k, i)->idlen + bs;
     return need;
@@ -302,17 +345,12 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     }
     k->next_seq = seq;
     if (!rc && p != end) rc = RILL_ECORRUPT;
-    if (!rc && k->n_pend) {
-        k->due = pend_at(o, k, 0)->ts;
-        rc = rill__timers_push(&o->timers, k->due, idx);
-    }
-    return rc;
+    return rc ? rc : arm(o, idx, k);
 }
 
 static int64_t oe_key_due(const rill_op *op, uint32_t idx) {
     const oe_op *o = (const oe_op *)op;
-    const oe_key *k = rill__kt_value(&o->kt, idx);
-    return k->n_pend ? pend_at(o, k, 0)->ts : RILL_TIME_MAX;
+    return oe_due(o, rill__kt_value(&o->kt, idx));
 }
 
 static void oe_destroy(rill_op *op) {
@@ -350,6 +388,8 @@ int rill__op_new_on_event(const char *name, rill_agg_set *aggs, const rill_windo
     const rill_window_spec *w = &opts->window;
     o->evict = w->kind == RILL_WINDOW_SLIDING ? evict_trailing
              : w->kind == RILL_WINDOW_TUMBLING ? evict_tumbling : evict_session;
+    o->expiry = w->kind == RILL_WINDOW_SLIDING ? expiry_trailing
+              : w->kind == RILL_WINDOW_TUMBLING ? expiry_tumbling : expiry_session;
     o->size = w->size_ms;
     o->offset = w->offset_ms;
     o->gap = w->gap_ms;
