@@ -213,8 +213,9 @@ int rill_graph_compile(rill_graph *g, const rill_plan_opts *opts, rill_plan **ou
 
 /* ---- introspection (used by the engine to wire sources and outputs) ------ */
 
-/* The number of window operators declared in g, and the name of the i-th in
- * declaration order (NULL when i is out of range; the string lives with g). */
+/* The number of operators declared in g (windows, and the feature vectors
+ * and models of rill/pipeline.h), and the name of the i-th in declaration
+ * order (NULL when i is out of range; the string lives with g). */
 size_t rill_graph_op_count(const rill_graph *g);
 const char *rill_graph_op_name(const rill_graph *g, size_t i);
 

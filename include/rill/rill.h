@@ -9,6 +9,7 @@
 #include "rill/state.h"
 #include "rill/engine.h"
 #include "rill/learn.h"
+#include "rill/pipeline.h"
 
 #define RILL_VERSION "0.1.0"
 
