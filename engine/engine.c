@@ -120,7 +120,7 @@ struct rill_engine {
     rill_buf rec;   /* encoding buffer for operator records */
     int64_t *wm;    /* scratch: watermarks for the snapshot */
     rill__metrics metrics;
-    char errmsg[512];
+    char errmsg[1024];
 };
 
 static int64_t mono_ms(void) {
@@ -458,7 +458,7 @@ static int open_state(rill_engine *e, const rill_engine_opts *o, rill_state **st
             hint = " (move it away, or restore it from a backup, to start again)";
         else if (rc == RILL_EIO && strstr(why, "No such file"))
             hint = " (its parent directory must exist)";
-        set_err(e, "engine: cannot open the %s: %s: %s%s", e->state_desc, rill_errname(rc), why, hint);
+        set_err(e, "engine: cannot open the %s: %s%s", e->state_desc, why, hint);
     }
     *st = e->own_state;
     return rc;
@@ -695,7 +695,8 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
                              .max_hot_keys = o->max_hot_keys };
     rc = rill_graph_compile(g, &popts, &e->plan);
     if (rc == RILL_ESTATE_MISMATCH) {
-        set_err(e, "engine: %s: %s (set discard_mismatched_state to delete it and start afresh)",
+        set_err(e, "engine: %s was written by a different graph (set discard_mismatched_state "
+                   "to delete its state and start afresh): %s",
                 e->state_desc, rill_graph_errmsg(g));
         goto fail;
     }
