@@ -197,12 +197,18 @@ typedef struct queue {
     size_t blen, bcap;
     double *xs;
     size_t xlen, xcap;
+    char *spare_bytes; /* compaction copies into these, then swaps */
+    size_t spare_bcap;
+    double *spare_xs;
+    size_t spare_xcap;
 } queue;
 
 static void q_free(queue *q) {
     free(q->it);
     free(q->bytes);
     free(q->xs);
+    free(q->spare_bytes);
+    free(q->spare_xs);
     memset(q, 0, sizeof *q);
 }
 
@@ -256,7 +262,9 @@ static int q_push(queue *q, q_item t, const void *key, const void *id, const dou
     return RILL_OK;
 }
 
-/* Forget the items before head (and their bytes) once that is worth it. */
+/* Forget the items before head (and their bytes) once that is worth it.
+ * The live bytes and values are copied to the spare buffers, which then
+ * take the place of the old ones: no allocation once both are big enough. */
 static int q_compact(queue *q, size_t dim) {
     if (q->head == q->n) {
         q->head = q->n = q->blen = q->xlen = 0;
@@ -265,13 +273,20 @@ static int q_compact(queue *q, size_t dim) {
     if (q->head < 1024 || q->head * 2 < q->n) return RILL_OK;
     size_t n = q->n - q->head, need = 0, nx = n * dim;
     for (size_t i = q->head; i < q->n; i++) need += q->it[i].klen + q->it[i].ilen;
-    char *b = malloc(need ? need : 1);
-    double *xs = q->xs ? malloc((nx ? nx : 1) * sizeof *xs) : NULL;
-    if (!b || (q->xs && !xs)) {
-        free(b);
-        free(xs);
-        return RILL_ENOMEM;
+    if (need >= q->spare_bcap) {
+        char *b = realloc(q->spare_bytes, need + 1);
+        if (!b) return RILL_ENOMEM;
+        q->spare_bytes = b;
+        q->spare_bcap = need + 1;
     }
+    if (nx > q->spare_xcap) {
+        double *x = realloc(q->spare_xs, nx * sizeof *x);
+        if (!x) return RILL_ENOMEM;
+        q->spare_xs = x;
+        q->spare_xcap = nx;
+    }
+    char *b = q->spare_bytes;
+    double *xs = q->spare_xs;
     size_t off = 0, xo = 0;
     for (size_t i = 0; i < n; i++) {
         q_item t = q->it[q->head + i];
@@ -281,20 +296,26 @@ static int q_compact(queue *q, size_t dim) {
         memcpy(b + off, q->bytes + t.ioff, t.ilen);
         t.ioff = (uint32_t)off;
         off += t.ilen;
-        if (xs) {
+        if (dim) {
             memcpy(xs + xo, q->xs + t.xoff, dim * sizeof *xs);
             t.xoff = xo;
             xo += dim;
         }
         q->it[i] = t;
     }
-    free(q->bytes);
-    free(q->xs);
+    q->spare_bytes = q->bytes;
     q->bytes = b;
-    q->bcap = need ? need : 1;
+    size_t cap = q->bcap;
+    q->bcap = q->spare_bcap;
+    q->spare_bcap = cap;
     q->blen = off;
-    q->xs = xs;
-    q->xcap = xs ? (nx ? nx : 1) : 0;
+    if (dim) {
+        q->spare_xs = q->xs;
+        q->xs = xs;
+        cap = q->xcap;
+        q->xcap = q->spare_xcap;
+        q->spare_xcap = cap;
+    }
     q->xlen = xo;
     q->head = 0;
     q->n = n;

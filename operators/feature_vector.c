@@ -138,6 +138,7 @@ typedef struct fv_src {
     read_fn *read; /* per value: picked from the column's type */
     size_t *feat;  /* per value: its position in the vector */
     size_t stride; /* bytes of a history entry: ts, then n_vals doubles */
+    bool all_f64;  /* every value is an f64 column: read without the calls */
 } fv_src;
 
 typedef struct fv_input {
@@ -176,6 +177,8 @@ typedef struct fv_op {
     size_t pend_head, pend_n, pend_cap;
     char *arena;
     size_t arena_len, arena_cap;
+    char *spare; /* pend_compact() copies into it, then swaps */
+    size_t spare_cap;
     uint64_t next_seq;
     uint64_t triggers, late_triggers, complete, defaulted;
     uint64_t *missing; /* per feature */
@@ -256,10 +259,17 @@ static int add_values(fv_op *o, const fv_src *src, size_t s, const rill_op_input
         char *e = h->e + (size_t)pos * src->stride;
         memmove(e + src->stride, e, (size_t)(h->n - pos) * src->stride);
         memcpy(e, &ts, 8);
-        for (size_t v = 0; v < src->n_vals; v++) {
-            const rill_column *c = &b->cols[src->col[v]];
-            double x = c->valid[row] ? src->read[v](c, row) : NAN;
-            memcpy(e + 8 + 8 * v, &x, 8);
+        double *vals = (double *)(void *)(e + 8); /* entries are 8-aligned */
+        if (src->all_f64) {
+            for (size_t v = 0; v < src->n_vals; v++) {
+                const rill_column *c = &b->cols[src->col[v]];
+                vals[v] = c->valid[row] ? c->data.f64[row] : NAN;
+            }
+        } else {
+            for (size_t v = 0; v < src->n_vals; v++) {
+                const rill_column *c = &b->cols[src->col[v]];
+                vals[v] = c->valid[row] ? src->read[v](c, row) : NAN;
+            }
         }
         h->n++;
         hist_prune(h, src->stride, o->base.wm);
@@ -396,7 +406,9 @@ static int fire(fv_op *o, const fv_trig *t) {
     return RILL_OK;
 }
 
-/* Drop the fired triggers from the queue and their bytes from the arena. */
+/* Drop the fired triggers from the queue and their bytes from the arena
+ * (copied to the spare arena, which then takes its place: no allocation
+ * once both are big enough). */
 static int pend_compact(fv_op *o) {
     if (o->pend_head == o->pend_n) {
         o->pend_head = o->pend_n = 0;
@@ -406,8 +418,13 @@ static int pend_compact(fv_op *o) {
     if (o->pend_head < 1024 || o->pend_head * 2 < o->pend_n) return RILL_OK;
     size_t n = o->pend_n - o->pend_head, need = 0;
     for (size_t i = o->pend_head; i < o->pend_n; i++) need += o->pend[i].klen + o->pend[i].ilen;
-    char *a = malloc(need ? need : 1);
-    if (!a) return RILL_ENOMEM;
+    if (need >= o->spare_cap) {
+        char *a = realloc(o->spare, need + 1);
+        if (!a) return RILL_ENOMEM;
+        o->spare = a;
+        o->spare_cap = need + 1;
+    }
+    char *a = o->spare;
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         fv_trig t = o->pend[o->pend_head + i];
@@ -419,9 +436,11 @@ static int pend_compact(fv_op *o) {
         off += t.ilen;
         o->pend[i] = t;
     }
-    free(o->arena);
+    o->spare = o->arena;
     o->arena = a;
-    o->arena_cap = need ? need : 1;
+    size_t cap = o->arena_cap;
+    o->arena_cap = o->spare_cap;
+    o->spare_cap = cap;
     o->arena_len = off;
     o->pend_head = 0;
     o->pend_n = n;
@@ -601,6 +620,7 @@ static void fv_destroy(rill_op *op) {
     free(o->missing);
     free(o->pend);
     free(o->arena);
+    free(o->spare);
     rill__op_fini(op);
     free(o);
 }
@@ -667,6 +687,7 @@ static int bind_features(fv_op *o, const rill__fv_cfg *c, const char *name, cons
             s->col = calloc(c->n, sizeof *s->col);
             s->read = calloc(c->n, sizeof *s->read);
             s->feat = calloc(c->n, sizeof *s->feat);
+            s->all_f64 = true;
             if (!s->col || !s->read || !s->feat) {
                 snprintf(err, errlen, "feature vector '%s': out of memory", name);
                 return RILL_ENOMEM;
@@ -676,6 +697,7 @@ static int bind_features(fv_op *o, const rill__fv_cfg *c, const char *name, cons
         s->col[s->n_vals] = col;
         s->read[s->n_vals] = t == RILL_F64 ? read_f64 : t == RILL_I64 ? read_i64 : read_bool;
         s->feat[s->n_vals] = f;
+        s->all_f64 &= t == RILL_F64;
         s->n_vals++;
         s->stride = 8 + 8 * s->n_vals;
     }

@@ -749,6 +749,27 @@ static void test_sgd_oracle(void **st) {
                               want.mr.cumulative.accuracy);
             free(want.preds.r);
         }
+        /* every event first, then every label: the vectors wait for the
+         * labels' watermark (and the queues compact as they drain) */
+        srow *split = calloc(n, sizeof *split);
+        assert_non_null(split);
+        size_t k = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < n; i++)
+                if (rows[i].lab == (pass == 1)) split[k++] = rows[i];
+        outcome want, got;
+        oracle(split, n, &sgd_configs[0], &want);
+        assert_true(want.st.matched > 1000);
+        static const size_t sizes2[] = { 1, 100 };
+        for (int b = 0; b < 2; b++) {
+            char what[64];
+            snprintf(what, sizeof what, "events first, batches of %zu", sizes2[b]);
+            run_sgd(split, n, &sgd_configs[0], sizes2[b], &got);
+            same_outcome(&got, &want, what, seed);
+            free(got.preds.r);
+        }
+        free(want.preds.r);
+        free(split);
         free(rows);
     }
 }
