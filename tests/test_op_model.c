@@ -15,7 +15,8 @@
  *   labels in the documented event-time order with a standalone rill_sgd
  *   and pairs them plainly by id; predictions, weights, every counter and
  *   the metrics must be identical bit for bit, for micro-batches of 1, 7
- *   and 1000 rows, for two learner configurations.
+ *   and 1000 rows, for two learner configurations, with the hot-key cache
+ *   evicting waiting predictions, and with the labels lagging far behind.
  * - Checkpoint: commit, free the plan, close and reopen the RocksDB store,
  *   recompile, continue: predictions and weights equal the uninterrupted
  *   run's.
@@ -560,15 +561,35 @@ static void read_outcome(rill_plan *p, outcome *o) {
     assert_int_equal(rill_plan_model_metrics(p, "sgd", &o->mr, &o->st), RILL_OK);
 }
 
-static void run_sgd(const srow *rows, size_t n, const rill_sgd_opts *opts, size_t bs, outcome *o) {
+/* max_hot > 0: commit every 300 rows, keeping at most max_hot keys of each
+ * operator in memory (the rest is evicted to the state and read back). */
+static void run_sgd_hot(const srow *rows, size_t n, const rill_sgd_opts *opts, size_t bs, size_t max_hot,
+                        outcome *o) {
     memset(o, 0, sizeof *o);
     rill_graph *g = sgd_graph(opts, &o->preds);
-    rill_plan *p = compile(g, NULL);
-    push_srows(p, rows, 0, n, bs);
+    rill_state *s = NULL;
+    if (max_hot) assert_int_equal(rill_state_open_memory(&s), RILL_OK);
+    rill_plan *p = compile(g, &(rill_plan_opts){ .state = s, .max_hot_keys = max_hot });
+    for (size_t i = 0; i < n; i += 300) {
+        push_srows(p, rows, i, i + 300 < n ? i + 300 : n, bs);
+        if (max_hot) must(rill_plan_commit(p), "commit", p);
+    }
     must(rill_plan_flush(p), "flush", p);
     read_outcome(p, o);
+    if (max_hot) {
+        rill_op_stats os;
+        assert_int_equal(rill_plan_op_stats(p, "sgd", &os), RILL_OK);
+        if (!(os.evictions > 0 && os.reads_back > 0))
+            fail_msg("evictions %llu, reads back %llu", (unsigned long long)os.evictions,
+                     (unsigned long long)os.reads_back);
+    }
     rill_plan_free(p);
+    rill_state_close(s);
     rill_graph_free(g);
+}
+
+static void run_sgd(const srow *rows, size_t n, const rill_sgd_opts *opts, size_t bs, outcome *o) {
+    run_sgd_hot(rows, n, opts, bs, 0, o);
 }
 
 /* The oracle: the documented order and pairing, written plainly. */
@@ -758,6 +779,13 @@ static void test_sgd_oracle(void **st) {
             for (size_t i = 0; i < n; i++)
                 if (rows[i].lab == (pass == 1)) split[k++] = rows[i];
         outcome want, got;
+        /* the hot-key cache: waiting predictions evicted to the state after
+         * each commit and read back for their label or their expiry */
+        oracle(rows, n, &sgd_configs[0], &want);
+        run_sgd_hot(rows, n, &sgd_configs[0], 7, 4, &got);
+        same_outcome(&got, &want, "evicting", seed);
+        free(got.preds.r);
+        free(want.preds.r);
         oracle(split, n, &sgd_configs[0], &want);
         assert_true(want.st.matched > 1000);
         static const size_t sizes2[] = { 1, 100 };
