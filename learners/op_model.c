@@ -377,13 +377,13 @@ struct model_op {
 static double *x_get(model_op *o) {
     double *x = o->x_pool;
     if (!x) return malloc(o->dim * sizeof *x);
-    memcpy(&o->x_pool, x, sizeof x);
+    memcpy(&o->x_pool, x, sizeof(double *)); /* the next free block */
     return x;
 }
 
 static void x_put(model_op *o, double *x) {
     if (!x) return;
-    memcpy(x, &o->x_pool, sizeof x);
+    memcpy(x, &o->x_pool, sizeof(double *));
     o->x_pool = x;
 }
 
@@ -867,7 +867,7 @@ static void md_destroy(rill_op *op) {
     rill__kt_free(&o->kt);
     while (o->x_pool) {
         double *x = o->x_pool;
-        memcpy(&o->x_pool, x, sizeof x);
+        memcpy(&o->x_pool, x, sizeof(double *)); /* the next free block */
         free(x);
     }
     q_free(&o->vq);
