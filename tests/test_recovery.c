@@ -424,8 +424,11 @@ static void test_crash_recovery(void **state) {
     snprintf(in_ep, sizeof in_ep, "ipc://%s/in", g_dir);
     snprintf(out_ep, sizeof out_ep, "ipc://%s/out", g_dir);
     snprintf(rel_ep, sizeof rel_ep, "ipc://%s/rel", g_dir);
+    /* commits every 50 batches or 150 ms: a kill loses up to that much
+     * applied but uncommitted work, which the restart must replay */
     char *eargv[] = { engine, "--in", in_ep, "--out", out_ep, "--reliable", rel_ep, "--jsonl", jsonl,
-                      "--state-dir", sdir, "--window-ms", "1000", "--metrics-ms", "600000", NULL };
+                      "--state-dir", sdir, "--window-ms", "1000", "--metrics-ms", "600000",
+                      "--commit-batches", "50", "--commit-ms", "150", NULL };
     int efd = open(errf, O_WRONLY | O_CREAT | O_APPEND, 0600);
     int ffd = open(ferr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(efd >= 0 && ffd >= 0);
@@ -465,6 +468,17 @@ static void test_crash_recovery(void **state) {
     close(ffd);
     printf("  fed, killed %d times (%d while feeding) and flushed in %.1f s\n", kills, during,
            (double)(now_ms() - t0) / 1000.0);
+    char line[512];
+    f = fopen(errf, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "decoded")) printf("  last run: %s", strstr(line, ": ") + 2);
+    fclose(f);
+    f = fopen(ferr, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "acknowledged")) printf("  feed: %s", line + strlen("rill-feed: "));
+    fclose(f);
 
     wmap oracle = { 0 }, out = { 0 };
     oracle_add(&oracle, evs, 0, n);
@@ -1001,7 +1015,7 @@ static int try_engine(const rill_engine_opts *so, char *err, size_t errlen) {
 }
 
 static void test_bad_state_dirs(void **state) {
-    char err[1024], p[160], q[200];
+    char err[1024], p[160], q[300];
     /* the parent is missing */
     path_in(p, sizeof p, "no/such/dir");
     assert_int_equal(try_engine(&(rill_engine_opts){ .state_dir = p }, err, sizeof err), RILL_EIO);
