@@ -13,21 +13,19 @@
  *   adding and subtracting never builds up (amortised O(1) per label), and
  *   at once when a term that overflowed to infinity has left the window.
  * - AUC is the Mann-Whitney statistic: U = #(positive above negative) +
- *   #(ties) / 2, AUC = U / (P * N). We keep 2U as a 64-bit integer (exact
- *   while P * N < 2^63, i.e. for billions of labels) and update it as
- *   labels come and go: a positive scored s adds 2 * #(negatives below s) +
- *   #(negatives at s); a negative adds the mirror count of positives.
- *   Window: those counts come from a treap (randomised search tree; Seidel &
- *   Aragon, "Randomized search trees", Algorithmica 16, 1996) over the
- *   window's (score, arrival) pairs whose nodes carry per-class subtree
- *   sizes, so each count is O(log N) and the AUC is exact. The nodes live
- *   in the ring's slots: no allocation after creation. Priorities are a hash
- *   of the arrival number, so runs are reproducible.
+ *   #(ties) / 2, AUC = U / (P * N), kept as 2U in a 64-bit integer (exact
+ *   while P * N < 2^63, i.e. for billions of labels).
+ *   Window: computed when read, exactly, by sorting the window's N scores
+ *   (O(N log N) per read, nothing per label). Labels arrive millions of
+ *   times more often than anyone reads the metrics, so this is the cheap
+ *   side; an order-statistics tree kept per label cost ~0.5 us a label.
  *   Cumulative: keeping every score is unbounded, so scores go into B equal
  *   bins over [0, 1] with per-class Fenwick trees; pairs within one bin are
  *   counted as ties. Each such pair is off by at most 1/2, so
  *   |AUC - exact| <= (#same-bin pairs) / (2 P N), reported as auc_err and
- *   maintained exactly as well. With B = 4096 and scores spread over [0, 1]
+ *   maintained exactly as well; a positive scored s adds
+ *   2 * #(negatives in lower bins) + #(negatives in its bin) to 2U, a
+ *   negative the mirror count. With B = 4096 and scores spread over [0, 1]
  *   this is typically below 1e-3; scores bunched in a narrow range widen it,
  *   and the bound says so.
  *
@@ -42,7 +40,6 @@
 
 #include "rill/learn.h"
 
-#define NIL (-1)
 #define P_CLIP 1e-15
 
 typedef struct ksum { double s, c; } ksum; /* Neumaier compensated sum */
@@ -59,19 +56,10 @@ static void ksum_add(ksum *k, double x) {
 static double ksum_get(const ksum *k) { return isfinite(k->s) ? k->s + k->c : k->s; }
 static bool ksum_finite(const ksum *k) { return isfinite(k->s) && isfinite(k->c); }
 
-typedef struct tnode {
-    double score;
-    uint64_t seq;      /* arrival number: makes keys unique */
-    uint64_t prio;
-    int32_t l, r;
-    uint32_t npos, nneg; /* of the subtree */
-    uint8_t pos;       /* this entry's class */
-} tnode;
-
 /* Counts of one set of labels: the cumulative one or the window's. */
 typedef struct tally {
     uint64_t n, pos, correct, tp, fp;
-    uint64_t u2;       /* 2 * Mann-Whitney U */
+    uint64_t u2;       /* 2 * Mann-Whitney U (cumulative only) */
     uint64_t tie;      /* cumulative: positive-negative pairs sharing a bin */
     ksum ll, abs, sq;  /* log loss, |error|, error^2 */
 } tally;
@@ -80,10 +68,8 @@ struct rill_metrics {
     rill_metrics_opts o;
     size_t cap, head, len; /* ring: oldest at head */
     double *ry, *rs;       /* label (0/1 in classification) and score per slot */
-    tnode *node;           /* treap node of each slot */
-    int32_t root;
+    double *rl;            /* its loss term (log loss), to subtract exactly */
     size_t evicted;        /* since the window's sums were last recomputed */
-    uint64_t seq;
     tally cum, win;
     uint64_t *fpos, *fneg; /* Fenwick trees over bins, 1-based */
     uint64_t *bpos, *bneg; /* plain per-bin counts */
@@ -98,152 +84,6 @@ static int set_err(char *buf, size_t len, int status, const char *fmt, ...) {
         va_end(ap);
     }
     return status;
-}
-
-static uint64_t mix64(uint64_t x) { /* splitmix64 finaliser */
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/* ---- treap over the window ---------------------------------------------- */
-
-static void pull(tnode *T, int32_t t) {
-    uint32_t p = T[t].pos, q = !T[t].pos;
-    if (T[t].l != NIL) {
-        p += T[T[t].l].npos;
-        q += T[T[t].l].nneg;
-    }
-    if (T[t].r != NIL) {
-        p += T[T[t].r].npos;
-        q += T[T[t].r].nneg;
-    }
-    T[t].npos = p;
-    T[t].nneg = q;
-}
-
-static int key_before(const tnode *a, double score, uint64_t seq) {
-    return a->score < score || (a->score == score && a->seq < seq);
-}
-
-/* Split t into keys before (score, seq) and the rest. */
-static void split(tnode *T, int32_t t, double score, uint64_t seq, int32_t *a, int32_t *b) {
-    if (t == NIL) {
-        *a = *b = NIL;
-        return;
-    }
-    if (key_before(&T[t], score, seq)) {
-        split(T, T[t].r, score, seq, &T[t].r, b);
-        *a = t;
-    } else {
-        split(T, T[t].l, score, seq, a, &T[t].l);
-        *b = t;
-    }
-    pull(T, t);
-}
-
-/* Every key of a comes before every key of b. */
-static int32_t merge(tnode *T, int32_t a, int32_t b) {
-    if (a == NIL)
-        return b;
-    if (b == NIL)
-        return a;
-    if (T[a].prio > T[b].prio) {
-        T[a].r = merge(T, T[a].r, b);
-        pull(T, a);
-        return a;
-    }
-    T[b].l = merge(T, a, T[b].l);
-    pull(T, b);
-    return b;
-}
-
-/* Insert node x: walk down while the nodes outrank x (counting x into their
- * subtrees on the way), then split the rest below x. Treap theory bounds
- * the expected length of that split by a constant. */
-static void treap_insert(rill_metrics *m, int32_t x) {
-    tnode *T = m->node;
-    const uint32_t p = T[x].pos, q = !T[x].pos;
-    int32_t *link = &m->root;
-    while (*link != NIL && T[*link].prio > T[x].prio) {
-        int32_t t = *link;
-        T[t].npos += p;
-        T[t].nneg += q;
-        link = key_before(&T[t], T[x].score, T[x].seq) ? &T[t].r : &T[t].l;
-    }
-    split(T, *link, T[x].score, T[x].seq, &T[x].l, &T[x].r);
-    pull(T, x);
-    *link = x;
-}
-
-/* Remove node x (present): walk down to it, uncounting it on the way, and
- * put the merge of its children in its place. */
-static void treap_erase(rill_metrics *m, int32_t x) {
-    tnode *T = m->node;
-    const uint32_t p = T[x].pos, q = !T[x].pos;
-    int32_t *link = &m->root;
-    while (*link != x) {
-        int32_t t = *link;
-        T[t].npos -= p;
-        T[t].nneg -= q;
-        link = key_before(&T[t], T[x].score, T[x].seq) ? &T[t].r : &T[t].l;
-    }
-    *link = merge(T, T[x].l, T[x].r);
-}
-
-static uint64_t count_of(const tnode *T, int32_t t, int cls) {
-    return t == NIL ? 0 : cls ? T[t].npos : T[t].nneg;
-}
-
-/* Entries of class cls (1 positive, 0 negative) with score < s (*lt) and
- * score <= s (*le). One walk down; at the first node scored exactly s the
- * two counts part: its left subtree only holds scores <= s. */
-static void treap_count(const rill_metrics *m, int cls, double s, uint64_t *lt, uint64_t *le) {
-    const tnode *T = m->node;
-    uint64_t below = 0, upto;
-    int32_t t = m->root;
-    while (t != NIL && T[t].score != s) {
-        if (T[t].score < s) {
-            below += count_of(T, T[t].l, cls) + (T[t].pos == cls);
-            t = T[t].r;
-        } else {
-            t = T[t].l;
-        }
-    }
-    upto = below;
-    if (t != NIL) {
-        upto += count_of(T, T[t].l, cls) + (T[t].pos == cls);
-        for (int32_t u = T[t].r; u != NIL;) { /* scores <= s on the right */
-            if (T[u].score <= s) {
-                upto += count_of(T, T[u].l, cls) + (T[u].pos == cls);
-                u = T[u].r;
-            } else {
-                u = T[u].l;
-            }
-        }
-        for (int32_t u = T[t].l; u != NIL;) { /* scores < s on the left */
-            if (T[u].score < s) {
-                below += count_of(T, T[u].l, cls) + (T[u].pos == cls);
-                u = T[u].r;
-            } else {
-                u = T[u].l;
-            }
-        }
-    }
-    *lt = below;
-    *le = upto;
-}
-
-/* The change of 2U caused by an entry of class pos scored s, against the
- * window's entries of the other class (the entry itself not among them). */
-static uint64_t window_u2_delta(const rill_metrics *m, int pos, double s) {
-    uint64_t lt, le;
-    treap_count(m, !pos, s, &lt, &le);
-    if (pos)
-        return 2 * lt + (le - lt);
-    uint64_t above = m->win.pos - le;
-    return 2 * above + (le - lt);
 }
 
 /* ---- bins for the cumulative AUC ---------------------------------------- */
@@ -290,18 +130,17 @@ int rill_metrics_new(const rill_metrics_opts *opts, rill_metrics **out, char *er
     m->cap = o.window;
     m->ry = calloc(m->cap, sizeof *m->ry);
     m->rs = calloc(m->cap, sizeof *m->rs);
-    if (!m->ry || !m->rs)
+    m->rl = calloc(m->cap, sizeof *m->rl);
+    if (!m->ry || !m->rs || !m->rl)
         goto fail_ring;
     if (o.task == RILL_METRICS_CLASSIFICATION) {
-        m->node = calloc(m->cap, sizeof *m->node);
         m->fpos = calloc((size_t)o.auc_bins + 1, sizeof *m->fpos);
         m->fneg = calloc((size_t)o.auc_bins + 1, sizeof *m->fneg);
         m->bpos = calloc(o.auc_bins, sizeof *m->bpos);
         m->bneg = calloc(o.auc_bins, sizeof *m->bneg);
-        if (!m->node || !m->fpos || !m->fneg || !m->bpos || !m->bneg)
+        if (!m->fpos || !m->fneg || !m->bpos || !m->bneg)
             goto fail_ring;
     }
-    m->root = NIL;
     *out = m;
     return RILL_OK;
 
@@ -317,7 +156,7 @@ void rill_metrics_free(rill_metrics *m) {
         return;
     free(m->ry);
     free(m->rs);
-    free(m->node);
+    free(m->rl);
     free(m->fpos);
     free(m->fneg);
     free(m->bpos);
@@ -327,9 +166,7 @@ void rill_metrics_free(rill_metrics *m) {
 
 void rill_metrics_reset(rill_metrics *m) {
     m->head = m->len = 0;
-    m->root = NIL;
     m->evicted = 0;
-    m->seq = 0;
     memset(&m->cum, 0, sizeof m->cum);
     memset(&m->win, 0, sizeof m->win);
     if (m->o.task == RILL_METRICS_CLASSIFICATION) {
@@ -349,8 +186,9 @@ static double logloss(double y, double p) {
     return y > 0.0 ? -log(p) : -log(1.0 - p);
 }
 
-/* Add (sign +1) or remove (-1) the per-label sums and counts of (y, s). */
-static void tally_apply(tally *t, rill_metrics_task task, double y, double s, int sign) {
+/* Add (sign +1) or remove (-1) the per-label sums and counts of (y, s);
+ * ll is its log loss (classification). */
+static void tally_apply(tally *t, rill_metrics_task task, double y, double s, double ll, int sign) {
     double d = sign;
     if (task == RILL_METRICS_CLASSIFICATION) {
         uint64_t pos = y > 0.0, pred = s >= 0.5;
@@ -367,7 +205,7 @@ static void tally_apply(tally *t, rill_metrics_task task, double y, double s, in
             t->tp -= pos && pred;
             t->fp -= (uint64_t)(!pos && pred);
         }
-        ksum_add(&t->ll, d * logloss(y, s));
+        ksum_add(&t->ll, d * ll);
     } else {
         t->n += sign > 0 ? 1 : (uint64_t)-1;
         double e = y - s;
@@ -382,7 +220,7 @@ static void window_resum(rill_metrics *m) {
     for (size_t k = 0; k < m->len; k++) {
         size_t i = (m->head + k) % m->cap;
         if (m->o.task == RILL_METRICS_CLASSIFICATION) {
-            ksum_add(&m->win.ll, logloss(m->ry[i], m->rs[i]));
+            ksum_add(&m->win.ll, m->rl[i]);
         } else {
             double e = m->ry[i] - m->rs[i];
             ksum_add(&m->win.abs, fabs(e));
@@ -409,12 +247,7 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
     /* the oldest leaves the window */
     if (m->len == m->cap) {
         size_t i = m->head;
-        tally_apply(&m->win, m->o.task, m->ry[i], m->rs[i], -1);
-        if (cls) {
-            treap_erase(m, (int32_t)i);
-            int pos = m->node[i].pos;
-            m->win.u2 -= window_u2_delta(m, pos, m->rs[i]);
-        }
+        tally_apply(&m->win, m->o.task, m->ry[i], m->rs[i], m->rl[i], -1);
         m->head = (m->head + 1) % m->cap;
         m->len--;
         m->evicted++;
@@ -424,22 +257,16 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
     }
 
     size_t i = (m->head + m->len) % m->cap;
+    double ll = cls ? logloss(y, score) : 0.0;
     m->ry[i] = y;
     m->rs[i] = score;
+    m->rl[i] = ll;
     m->len++;
-    tally_apply(&m->cum, m->o.task, y, score, +1);
-    tally_apply(&m->win, m->o.task, y, score, +1);
+    tally_apply(&m->cum, m->o.task, y, score, ll, +1);
+    tally_apply(&m->win, m->o.task, y, score, ll, +1);
     if (cls) {
         int pos = y > 0.0;
-        /* window: count against the others first, then insert */
-        m->win.u2 += window_u2_delta(m, pos, score);
-        tnode *t = &m->node[i];
-        t->score = score;
-        t->seq = m->seq;
-        t->prio = mix64(m->seq);
-        t->pos = (uint8_t)pos;
-        treap_insert(m, (int32_t)i);
-        /* cumulative: bins */
+        /* cumulative AUC: bins */
         uint32_t b = bin_of(m, score), nb = m->o.auc_bins;
         if (pos) {
             m->cum.u2 += 2 * fen_prefix(m->fneg, b) + m->bneg[b];
@@ -453,7 +280,6 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
             m->bneg[b]++;
         }
     }
-    m->seq++;
     if (m->evicted >= m->cap)
         window_resum(m);
     return RILL_OK;
@@ -489,9 +315,47 @@ static void values(const tally *t, rill_metrics_task task, bool binned, rill_met
     v->recall = ratio(t->tp, t->pos);
 }
 
+typedef struct scored { double s; int pos; } scored;
+
+static int by_score(const void *a, const void *b) {
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return x < y ? -1 : x > y;
+}
+
+/* 2U of the window, exactly: sort its scores, then walk groups of equal
+ * score counting negatives below and at each positive. False when the
+ * scratch memory cannot be had. */
+static bool window_u2(const rill_metrics *m, uint64_t *u2) {
+    scored *v = malloc((m->len ? m->len : 1) * sizeof *v);
+    if (!v)
+        return false;
+    for (size_t k = 0; k < m->len; k++) {
+        size_t i = (m->head + k) % m->cap;
+        v[k] = (scored){ m->rs[i], m->ry[i] > 0.0 };
+    }
+    qsort(v, m->len, sizeof *v, by_score);
+    uint64_t neg_below = 0, sum = 0;
+    for (size_t a = 0; a < m->len;) {
+        size_t b = a;
+        uint64_t pos = 0, neg = 0;
+        for (; b < m->len && v[b].s == v[a].s; b++)
+            v[b].pos ? pos++ : neg++;
+        sum += pos * (2 * neg_below + neg);
+        neg_below += neg;
+        a = b;
+    }
+    free(v);
+    *u2 = sum;
+    return true;
+}
+
 void rill_metrics_read(const rill_metrics *m, rill_metrics_report *out) {
     values(&m->cum, m->o.task, true, &out->cumulative);
-    values(&m->win, m->o.task, false, &out->window);
+    tally win = m->win;
+    bool have_auc = m->o.task != RILL_METRICS_CLASSIFICATION || window_u2(m, &win.u2);
+    values(&win, m->o.task, false, &out->window);
+    if (!have_auc)
+        out->window.auc = NAN;
 }
 
 const char *rill_metrics_errmsg(const rill_metrics *m) { return m->errmsg; }
