@@ -33,6 +33,10 @@
  * "not applied now", not "never applied". The engine's sequence numbers make
  * replaying it harmless.
  *
+ * Closing flushes the memtable to a table file (unless a write failed), so
+ * a clean restart reads tables instead of replaying the log; after a crash
+ * the log is replayed (at most the write buffers' worth of it).
+ *
  * A read-only open (rill-state, debugging a running engine) takes no lock,
  * sees the store as of the open and refuses commits and new namespaces.
  *
@@ -73,6 +77,7 @@ typedef struct rdb_state {
     uint32_t next_id;
     int scanning;
     bool read_only;
+    bool write_failed; /* RocksDB refused a write: no flush at close */
 } rdb_state;
 
 /* ---- keys ---- */
@@ -214,6 +219,7 @@ static int rdb_ns_open(rill_state *s, const char *name, uint32_t *id) {
                 sizeof val, &err);
     free(key);
     if (err) {
+        r->write_failed = true;
         rc = rdb_error(s, err, "opening namespace");
         goto fail_forget;
     }
@@ -384,13 +390,29 @@ static int rdb_commit(rill_state *s, const rill_state_batch *batch) {
     char *err = NULL;
     rocksdb_write(r->db, r->wopts, r->wb, &err);
     rocksdb_writebatch_clear(r->wb);
-    if (err)
+    if (err) {
+        r->write_failed = true;
         return rdb_error(s, err, "commit (nothing applied)");
+    }
     return RILL_OK;
 }
 
 static void rdb_close(rill_state *s) {
     rdb_state *r = (rdb_state *)s;
+    uint64_t bg_errors = 0;
+    if (r->db && !r->read_only && !r->write_failed &&
+        rocksdb_property_int(r->db, "rocksdb.background-errors", &bg_errors) == 0 && !bg_errors) {
+        /* Write the memtable out, so that the next open reads tables
+         * instead of replaying the log (restart time). Not after a failed
+         * write: RocksDB must not be asked to write more then (and the log
+         * holds every good commit anyway). */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        char *err = NULL;
+        rocksdb_flushoptions_set_wait(fo, 1);
+        rocksdb_flush(r->db, fo, &err);
+        rocksdb_free(err);
+        rocksdb_flushoptions_destroy(fo);
+    }
     if (r->db)
         rocksdb_close(r->db);
     if (r->wb)

@@ -141,11 +141,12 @@ typedef struct rill_engine_opts {
      * missing (its parent must exist) unless rocksdb.must_exist. */
     const char *state_dir;
     /* Block cache, write buffer, compression and sync of the engine's own
-     * store. sync = false (the default): a commit is in the write-ahead log
-     * of the OS when acked, so it survives the engine's crash or kill but
+     * store. sync = false (the default): when a commit returns (and its
+     * acks go out) it is in RocksDB's write-ahead log in the operating
+     * system's file cache, so it survives a crash or kill of the engine but
      * not a power loss or kernel crash; true: every commit is fsynced
-     * before its acks (durable against power loss, a few ms per commit on
-     * most disks). */
+     * before its acks (durable against power loss too; costs a disk flush
+     * per commit, typically 0.1-10 ms, so fewer, larger commits pay off). */
     rill_rocksdb_opts rocksdb;
     /* A private in-memory store instead of RocksDB (tests, throwaway runs;
      * nothing survives the process). */
