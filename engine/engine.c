@@ -57,6 +57,7 @@
 #include "engine/buf.h"
 #include "engine/codec.h"
 #include "engine/metrics.h"
+#include "engine/models_report.h"
 #include "engine/sink.h"
 #include "engine/source_zmq.h"
 #include "rill/engine.h"
@@ -67,7 +68,7 @@
 /* The outputs a sink selected, resolved against the graph. */
 typedef struct sink_sel {
     rill__sink *sink;
-    bool metrics, dead, late;
+    bool metrics, dead, late, models;
     bool *ops; /* per operator */
 } sink_sel;
 
@@ -88,8 +89,8 @@ struct rill_engine {
     size_t n_sinks;
     op_out *ops;
     size_t n_ops;
-    rill__sink **dead_sinks, **late_sinks, **metrics_sinks;
-    size_t n_dead_sinks, n_late_sinks, n_metrics_sinks;
+    rill__sink **dead_sinks, **late_sinks, **metrics_sinks, **models_sinks;
+    size_t n_dead_sinks, n_late_sinks, n_metrics_sinks, n_models_sinks;
     zmq_pollitem_t *items; /* one per source, then the wake-up pipe */
     int wake[2];           /* pipe: [0] read end (polled), [1] write end */
     atomic_int stop;
@@ -273,8 +274,25 @@ static void snapshot(rill_engine *e) {
     rill__metrics_update(&e->metrics, &s, by_reason, e->wm);
 }
 
+/* One "models" record per model node (operators that are not models are
+ * skipped: they answer RILL_EUNKNOWN_NODE). */
+static int publish_models(rill_engine *e) {
+    for (size_t k = 0; e->n_models_sinks && k < e->n_ops; k++) {
+        rill__buf_clear(&e->out);
+        int rc = rill__models_encode(e->plan, e->ops[k].name, wall_ms(), &e->out);
+        if (rc == RILL_EUNKNOWN_NODE) continue;
+        if (rc) {
+            set_err(e, "out of memory encoding the models record");
+            return rc;
+        }
+        publish(e, e->models_sinks, e->n_models_sinks, "models", &e->out);
+    }
+    return RILL_OK;
+}
+
 static int publish_metrics(rill_engine *e, bool final) {
-    if (!e->n_metrics_sinks) return RILL_OK;
+    int rc = publish_models(e);
+    if (rc || !e->n_metrics_sinks) return rc;
     rill__buf_clear(&e->out);
     if (rill__metrics_encode(&e->metrics, wall_ms(), final, &e->out) != RILL_OK) {
         set_err(e, "out of memory encoding the metrics record");
@@ -480,7 +498,7 @@ static int select_outputs(rill_engine *e, const rill_engine_sink *spec, sink_sel
     if (!sel->ops) return RILL_ENOMEM;
     bool all = spec->n_outputs == 0;
     if (all) {
-        sel->metrics = sel->dead = sel->late = true;
+        sel->metrics = sel->dead = sel->late = sel->models = true;
         for (size_t k = 0; k < e->n_ops; k++) sel->ops[k] = true;
         return RILL_OK;
     }
@@ -494,13 +512,15 @@ static int select_outputs(rill_engine *e, const rill_engine_sink *spec, sink_sel
             for (size_t k = 0; k < e->n_ops; k++) sel->ops[k] = true;
         } else if (!strcmp(name, "metrics")) {
             sel->metrics = true;
+        } else if (!strcmp(name, "models")) {
+            sel->models = true;
         } else if (!strcmp(name, "dead")) {
             sel->dead = true;
         } else if (!strcmp(name, "late")) {
             sel->late = true;
         } else {
             set_err(e, "sink %s: unknown output '%s' (expected an operator name, \"features\", "
-                       "\"metrics\", \"dead\" or \"late\")",
+                       "\"metrics\", \"models\", \"dead\" or \"late\")",
                     spec->endpoint ? spec->endpoint : "", name);
             return RILL_EINVAL;
         }
@@ -647,6 +667,8 @@ int rill_engine_new(rill_graph *g, const rill_engine_opts *o, rill_engine **out,
             goto fail_nomem;
         if (sel->dead && add_sink_ptr(&e->dead_sinks, &e->n_dead_sinks, sel->sink))
             goto fail_nomem;
+        if (sel->models && add_sink_ptr(&e->models_sinks, &e->n_models_sinks, sel->sink))
+            goto fail_nomem;
         if (sel->late && add_sink_ptr(&e->late_sinks, &e->n_late_sinks, sel->sink))
             goto fail_nomem;
         for (size_t k = 0; k < e->n_ops; k++)
@@ -749,6 +771,7 @@ void rill_engine_free(rill_engine *e) {
     free(e->dead_sinks);
     free(e->late_sinks);
     free(e->metrics_sinks);
+    free(e->models_sinks);
     free(e->wm);
     rill__buf_free(&e->out);
     rill__buf_free(&e->rec);

@@ -25,6 +25,12 @@
  *                    is the offending bytes (at most dead_prefix_bytes)
  *   "late"           an event behind the allowed lateness of an operator:
  *                    {"op","input","ts","watermark","key",["id"]}
+ *   "models"         per model node, every metrics_interval_ms:
+ *                    {"model","ts","cumulative":{...},"window":{...},
+ *                     "stats":{...}} — the prequential metrics (n,
+ *                    positives, accuracy, log_loss, auc, auc_err, precision,
+ *                    recall, mae, rmse; nil when undefined) and the label
+ *                    join's counters of rill_plan_model_metrics()
  * A sink selects outputs by name; "features" selects every operator output.
  * PUB and PUSH sinks send each record as two frames [topic, msgpack map];
  * a JSON-lines sink writes one JSON object per record with "topic" first.
@@ -120,7 +126,7 @@ typedef struct rill_engine_sink {
     const char *endpoint;
     bool connect;         /* PUB/PUSH: connect instead of bind */
     /* The outputs this sink carries: operator names, "features" (every
-     * operator), "metrics", "dead", "late". None = every output. */
+     * operator), "metrics", "models", "dead", "late". None = every output. */
     const char *const *outputs;
     size_t n_outputs;
 } rill_engine_sink;
