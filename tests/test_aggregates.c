@@ -35,6 +35,7 @@
 
 #include "operators/aggregate.h"
 #include "rill/error.h"
+#include "test_util.h"
 
 /* ---- random numbers (splitmix64) ----------------------------------------- */
 
@@ -42,17 +43,11 @@ static uint64_t g_seed = 20240611;
 static uint64_t g_rng;
 
 static void seed_from_env(void) {
-    const char *s = getenv("RILL_SEED");
-    if (s && *s) g_seed = strtoull(s, NULL, 0);
+    g_seed = tu_seed_env("RILL_SEED", g_seed);
     g_rng = g_seed;
 }
 
-static uint64_t rnd(void) {
-    uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return tu_splitmix64(&g_rng); }
 static uint64_t rnd_below(uint64_t n) { return n ? rnd() % n : 0; }
 static double rnd_unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 

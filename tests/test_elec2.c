@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "rill/learn.h"
+#include "test_util.h"
 
 #define NF 8
 #define ROWS 45312
@@ -35,14 +36,7 @@ static char csv[1024];
 
 static int setup(void **st) {
     (void)st;
-    const char *dir = getenv("RILL_DATA_DIR");
-    const char *src = getenv("RILL_SOURCE_DIR");
-    if (dir)
-        snprintf(csv, sizeof csv, "%s/elec2.csv", dir);
-    else if (src)
-        snprintf(csv, sizeof csv, "%s/../shared/data/elec2.csv", src);
-    else
-        snprintf(csv, sizeof csv, "../shared/data/elec2.csv");
+    tu_data_file(csv, sizeof csv, "elec2.csv");
     FILE *f = fopen(csv, "r");
     if (!f)
         return 0; /* the test skips */

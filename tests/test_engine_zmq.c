@@ -28,30 +28,19 @@
 
 #include "rill/rill.h"
 #include "rill/engine.h"
+#include "test_util.h"
 
 #define WINDOW_MS 1000
 
 /* ---- random ------------------------------------------------------------------ */
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
+static uint64_t rnd(void) { return tu_xorshift64(&rng_state); }
 
 static uint64_t seed_from_env(void) {
     const char *s = getenv("RILL_TEST_SEED");
     if (s && *s) return strtoull(s, NULL, 10);
     return (uint64_t)time(NULL) * 2654435761u + (uint64_t)getpid();
-}
-
-static int64_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- the engine under test ------------------------------------------------------ */
@@ -211,33 +200,33 @@ static bool mp_str_is(const rec *r, const char *key, const char *want) {
 static void wait_subscribed(void *sub) {
     rec r;
     rec_init(&r);
-    int64_t until = now_ms() + 5000;
+    int64_t until = tu_now_ms() + 5000;
     bool got = false;
-    while (!got && now_ms() < until)
+    while (!got && tu_now_ms() < until)
         if (rec_recv(sub, &r, 100) && !strcmp(r.topic, "metrics")) got = true;
     rec_free(&r);
     if (!got) fail_msg("no metrics record within 5 s: the subscriber never connected");
 }
 
 static void wait_decoded(rill_engine *e, uint64_t want) {
-    int64_t until = now_ms() + 10000;
+    int64_t until = tu_now_ms() + 10000;
     rill_engine_stats st;
     do {
         rill_engine_get_stats(e, &st);
         if (st.decoded >= want) break;
         usleep(2000);
-    } while (now_ms() < until);
+    } while (tu_now_ms() < until);
 }
 
 /* The counters, once cond holds for them (or 10 s passed): acks and
  * records can reach a peer before the snapshot of their batch is taken. */
 static rill_engine_stats stats_when(rill_engine *e, bool (*cond)(const rill_engine_stats *, uint64_t),
                                     uint64_t arg) {
-    int64_t until = now_ms() + 10000;
+    int64_t until = tu_now_ms() + 10000;
     rill_engine_stats st;
     for (;;) {
         rill_engine_get_stats(e, &st);
-        if (cond(&st, arg) || now_ms() > until) return st;
+        if (cond(&st, arg) || tu_now_ms() > until) return st;
         usleep(2000);
     }
 }
@@ -348,9 +337,9 @@ static size_t collect_until_final(void *sub, oracle *o, uint64_t seed, rec *fina
     size_t n = 0;
     rec r;
     rec_init(&r);
-    int64_t until = now_ms() + 10000;
+    int64_t until = tu_now_ms() + 10000;
     for (;;) {
-        if (now_ms() > until) fail_msg("no final metrics record within 10 s");
+        if (tu_now_ms() > until) fail_msg("no final metrics record within 10 s");
         if (!rec_recv(sub, &r, 200)) continue;
         if (!strcmp(r.topic, "stats")) {
             oracle_check(o, &r, seed);
@@ -684,8 +673,8 @@ static void test_bad_input(void **state) {
 
         /* the dead record */
         bool got = false;
-        int64_t until = now_ms() + 5000;
-        while (!got && now_ms() < until)
+        int64_t until = tu_now_ms() + 5000;
+        while (!got && tu_now_ms() < until)
             if (rec_recv(sub, &rc, 100) && !strcmp(rc.topic, "dead")) got = true;
         if (!got) fail_msg("case '%s': no dead record", c->name);
         if (!mp_str_is(&rc, "reason", c->reason)) {
@@ -766,12 +755,12 @@ static void send_seq(void *d, uint64_t seq, const msgpack_sbuffer *sb) {
 /* Receive acks into acked[seq] until every seq in [lo, hi] was acked at
  * least once or the time is up. */
 static void take_acks(void *d, unsigned *acked, uint64_t max_seq, uint64_t lo, uint64_t hi) {
-    int64_t until = now_ms() + 10000;
+    int64_t until = tu_now_ms() + 10000;
     for (;;) {
         bool all = true;
         for (uint64_t q = lo; q <= hi; q++) all = all && acked[q];
         if (all) return;
-        if (now_ms() > until) fail_msg("acks for [%llu, %llu] missing after 10 s",
+        if (tu_now_ms() > until) fail_msg("acks for [%llu, %llu] missing after 10 s",
                                        (unsigned long long)lo, (unsigned long long)hi);
         zmq_pollitem_t it = { .socket = d, .events = ZMQ_POLLIN };
         if (zmq_poll(&it, 1, 100) <= 0) continue;
@@ -890,8 +879,8 @@ static void test_reliable(void **state) {
 
     /* a reliable message that is not [seq, payload] is a dead letter */
     assert_int_equal(zmq_send(d2, "x", 1, 0), 1);
-    int64_t until = now_ms() + 5000;
-    while (rill_engine_rejected(r.e, "bad_envelope") < 1 && now_ms() < until) usleep(2000);
+    int64_t until = tu_now_ms() + 5000;
+    while (rill_engine_rejected(r.e, "bad_envelope") < 1 && tu_now_ms() < until) usleep(2000);
     assert_int_equal(rill_engine_rejected(r.e, "bad_envelope"), 1);
 
     rill_engine_stop(r.e);
@@ -959,8 +948,8 @@ static void test_late_jsonl_push(void **state) {
     assert_true(fabs(mp_num(&rc, "sum") - 3.5) < 1e-12);
     /* the late event on the PUB sink */
     bool got = false;
-    int64_t until = now_ms() + 5000;
-    while (!got && now_ms() < until)
+    int64_t until = tu_now_ms() + 5000;
+    while (!got && tu_now_ms() < until)
         if (rec_recv(sub, &rc, 100) && !strcmp(rc.topic, "late")) got = true;
     assert_true(got);
     assert_int_equal(mp_int(&rc, "ts"), 1500);
@@ -969,8 +958,8 @@ static void test_late_jsonl_push(void **state) {
     assert_true(mp_int(&rc, "watermark") >= 5500);
     /* metrics show it, with the watermark of the source */
     got = false;
-    until = now_ms() + 5000;
-    while (!got && now_ms() < until) {
+    until = tu_now_ms() + 5000;
+    while (!got && tu_now_ms() < until) {
         if (!rec_recv(sub, &rc, 100) || strcmp(rc.topic, "metrics")) continue;
         if (mp_int(&rc, "late") != 1) continue;
         const msgpack_object *w = mp_get(&rc, "watermarks");
@@ -1072,9 +1061,9 @@ static void test_stop_before_run(void **state) {
     assert_int_equal(rill_engine_new(g, &opts, &e, err, sizeof err), RILL_OK);
     rill_graph_free(g);
     rill_engine_stop(e);
-    int64_t t0 = now_ms();
+    int64_t t0 = tu_now_ms();
     assert_int_equal(rill_engine_run(e), RILL_OK);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(tu_now_ms() - t0 < 3000);
     assert_int_equal(rill_engine_run(e), RILL_ESTOPPED);
     rill_engine_free(e);
 }
@@ -1125,8 +1114,8 @@ static void test_processing_time_and_strict(void **state) {
     pack_cstr(&pk, "extra"); msgpack_pack_true(&pk);
     assert_int_equal(zmq_send(push, sb.data, sb.size, 0), (int)sb.size);
     wait_decoded(r.e, 3);
-    int64_t until = now_ms() + 5000;
-    while (rill_engine_rejected(r.e, "unknown_field") < 1 && now_ms() < until) usleep(2000);
+    int64_t until = tu_now_ms() + 5000;
+    while (rill_engine_rejected(r.e, "unknown_field") < 1 && tu_now_ms() < until) usleep(2000);
     assert_int_equal(rill_engine_rejected(r.e, "unknown_field"), 1);
     rill_engine_stop(r.e);
 
@@ -1135,8 +1124,8 @@ static void test_processing_time_and_strict(void **state) {
     rec rc;
     rec_init(&rc);
     bool got = false;
-    until = now_ms() + 5000;
-    while (!got && now_ms() < until)
+    until = tu_now_ms() + 5000;
+    while (!got && tu_now_ms() < until)
         if (rec_recv(sub, &rc, 100) && !strcmp(rc.topic, "stats")) got = true;
     assert_true(got);
     assert_int_equal(mp_int(&rc, "count"), 3);

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "rill/rill.h"
+#include "test_util.h"
 
 /* ---- capturing records ------------------------------------------------------ */
 
@@ -184,19 +185,12 @@ typedef struct row {
     int64_t c;   /* ev: an integer field */
 } row;
 
-typedef struct rng { uint64_t s; } rng;
-static uint64_t next(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545f4914f6cdd1dULL;
-}
-static int64_t below(rng *r, int64_t n) { return (int64_t)(next(r) % (uint64_t)n); }
+static int64_t below(tu_rng *r, int64_t n) { return (int64_t)(tu_xorshift64s(&r->s) % (uint64_t)n); }
 
 /* Blocks of ev rows and side rows, times rising with jitter beyond the
  * bounds now and then (late rows). */
 static row *make_stream(uint64_t seed, size_t *n_out) {
-    rng r = { seed * 2654435761u + 1 };
+    tu_rng r = { seed * 2654435761u + 1 };
     size_t cap = 6000, n = 0;
     row *rows = calloc(cap, sizeof *rows);
     assert_non_null(rows);

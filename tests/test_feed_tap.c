@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "test_util.h"
 
 #define WINDOW_MS 1000
 #define N_KEYS 10
@@ -41,66 +42,16 @@
 
 /* ---- processes ---------------------------------------------------------------- */
 
-static pid_t g_children[8];
-static size_t g_n_children;
+static tu_procs g_procs; /* children not reaped yet, killed by teardown */
 static char g_dir[64];
 static char g_bin[512]; /* the build directory */
-
-static int64_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* Start argv with stdout to out_fd (-1: inherited) and stderr to err_fd
- * (-1: inherited). */
-static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (out_fd >= 0) dup2(out_fd, 1);
-        if (err_fd >= 0) dup2(err_fd, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    assert_true(g_n_children < sizeof g_children / sizeof g_children[0]);
-    g_children[g_n_children++] = pid;
-    return pid;
-}
-
-static void forget(pid_t pid) {
-    for (size_t i = 0; i < g_n_children; i++)
-        if (g_children[i] == pid) g_children[i] = g_children[--g_n_children];
-}
-
-/* Wait up to ms for pid; its exit status, or -1 when it did not exit
- * (then it is killed) or died by a signal. */
-static int wait_exit(pid_t pid, int ms) {
-    int64_t until = now_ms() + ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) break;
-        if (now_ms() > until) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            forget(pid);
-            return -1;
-        }
-        usleep(10000);
-    }
-    forget(pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
 
 static void tool(char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", g_bin, rel); }
 
 static int setup(void **state) {
-    const char *b = getenv("RILL_BUILD_DIR");
-    snprintf(g_bin, sizeof g_bin, "%s", b ? b : ".");
+    tu_build_dir(g_bin, sizeof g_bin);
     snprintf(g_dir, sizeof g_dir, "/tmp/rill-test-feedtap-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
     signal(SIGPIPE, SIG_IGN);
@@ -109,11 +60,7 @@ static int setup(void **state) {
 
 /* Kill and reap whatever is still running, remove the directory. */
 static int teardown(void **state) {
-    for (size_t i = 0; i < g_n_children; i++) {
-        kill(g_children[i], SIGKILL);
-        waitpid(g_children[i], NULL, 0);
-    }
-    g_n_children = 0;
+    tu_kill_all(&g_procs);
     const char *names[] = { "events.csv", "events.jsonl", "tap.jsonl", "engine.out", "in",
                             "out", "rel", "feed.err", "engine.err", "tap.err" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -128,13 +75,7 @@ static int teardown(void **state) {
 /* ---- the data and the oracle ------------------------------------------------------- */
 
 static uint64_t rng_state;
-static uint64_t rnd(void) {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
-}
+static uint64_t rnd(void) { return tu_xorshift64(&rng_state); }
 
 typedef struct row {
     int64_t ts;
@@ -322,14 +263,14 @@ static void pipeline(mode md) {
     char *eargv[] = { engine, "--in", in_ep, "--out", out_ep, "--reliable", rel_ep,
                       "--window-ms", "1000", "--ooo-ms", "3000", "--metrics-ms", "100",
                       "--memory-state", NULL };
-    pid_t epid = spawn(eargv, p[1], -1);
+    pid_t epid = tu_spawn(&g_procs, eargv, p[1], -1);
     close(p[1]);
     char buf[4096] = "";
     size_t got = 0;
-    int64_t until = now_ms() + 10000;
+    int64_t until = tu_now_ms() + 10000;
     while (!strstr(buf, "ready\n")) {
         struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-        if (now_ms() > until || poll(&pfd, 1, 100) < 0) fail_msg("the engine did not get ready");
+        if (tu_now_ms() > until || poll(&pfd, 1, 100) < 0) fail_msg("the engine did not get ready");
         if (!(pfd.revents & (POLLIN | POLLHUP))) continue;
         ssize_t r = read(p[0], buf + got, sizeof buf - 1 - got);
         if (r <= 0) fail_msg("the engine exited before it was ready");
@@ -345,12 +286,12 @@ static void pipeline(mode md) {
     int tfd = open(tapf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(tfd >= 0);
     char *targv[] = { tap, "-e", out_ep, "-t", "3000", "stats", "metrics", NULL };
-    pid_t tpid = spawn(targv, tfd, -1);
+    pid_t tpid = tu_spawn(&g_procs, targv, tfd, -1);
     close(tfd);
     /* subscribed once a metrics record came through */
-    until = now_ms() + 10000;
+    until = tu_now_ms() + 10000;
     while (!last_metrics(tapf).any) {
-        if (now_ms() > until) fail_msg("rill-tap printed no metrics record within 10 s");
+        if (tu_now_ms() > until) fail_msg("rill-tap printed no metrics record within 10 s");
         usleep(20000);
     }
 
@@ -364,7 +305,7 @@ static void pipeline(mode md) {
     path_in(ferr, sizeof ferr, "feed.err");
     int efd = open(ferr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(efd >= 0);
-    pid_t fpid = spawn(md == CSV_PULL ? fargv_csv : md == JSONL_RELIABLE ? fargv_rel : fargv_stall,
+    pid_t fpid = tu_spawn(&g_procs, md == CSV_PULL ? fargv_csv : md == JSONL_RELIABLE ? fargv_rel : fargv_stall,
                        -1, efd);
     close(efd);
     if (md == CSV_STALLED) {
@@ -373,7 +314,7 @@ static void pipeline(mode md) {
         usleep(700000);
         assert_int_equal(kill(epid, SIGCONT), 0);
     }
-    int frc = wait_exit(fpid, 30000);
+    int frc = tu_wait_exit(&g_procs, fpid, 30000);
     FILE *ef = fopen(ferr, "r");
     assert_non_null(ef);
     char summary[1024] = "";
@@ -390,17 +331,17 @@ static void pipeline(mode md) {
     if (md == CSV_STALLED) assert_true(resent > 0);
 
     /* all events in, then SIGTERM: drain, flush, exit 0 */
-    until = now_ms() + 10000;
+    until = tu_now_ms() + 10000;
     for (;;) {
         metrics_seen m = last_metrics(tapf);
         if (m.decoded == (json_int_t)n) break;
-        if (now_ms() > until) fail_msg("the engine decoded %lld of %zu events", (long long)m.decoded, n);
+        if (tu_now_ms() > until) fail_msg("the engine decoded %lld of %zu events", (long long)m.decoded, n);
         usleep(20000);
     }
     assert_int_equal(kill(epid, SIGTERM), 0);
-    assert_int_equal(wait_exit(epid, 15000), 0);
+    assert_int_equal(tu_wait_exit(&g_procs, epid, 15000), 0);
     /* the tap times out 3 s after the engine's last record and exits 0 */
-    assert_int_equal(wait_exit(tpid, 15000), 0);
+    assert_int_equal(tu_wait_exit(&g_procs, tpid, 15000), 0);
 
     metrics_seen m = last_metrics(tapf);
     assert_true(m.final);
@@ -441,24 +382,24 @@ static void test_tool_exit_codes(void **state) {
     assert_true(efd >= 0 && devnull >= 0);
 
     char *help[] = { feed, "--help", NULL };
-    assert_int_equal(wait_exit(spawn(help, devnull, efd), 10000), 0);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, help, devnull, efd), 10000), 0);
     char *thelp[] = { tap, "--help", NULL };
-    assert_int_equal(wait_exit(spawn(thelp, devnull, efd), 10000), 0);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, thelp, devnull, efd), 10000), 0);
     char *usage[] = { feed, "--batch", "zero", csv, NULL };
-    assert_int_equal(wait_exit(spawn(usage, devnull, efd), 10000), 1);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, usage, devnull, efd), 10000), 1);
     char *nofile[] = { feed, missing, NULL };
-    assert_int_equal(wait_exit(spawn(nofile, devnull, efd), 10000), 2);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, nofile, devnull, efd), 10000), 2);
     char *badep[] = { feed, "-e", "nonsense://here", csv, NULL };
-    assert_int_equal(wait_exit(spawn(badep, devnull, efd), 10000), 3);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, badep, devnull, efd), 10000), 3);
     /* nobody listens at this path: no peer within the timeout */
     char nobody[160];
     snprintf(nobody, sizeof nobody, "ipc://%s/nobody", g_dir);
     char *unreach[] = { feed, "-e", nobody, "-t", "300", csv, NULL };
-    assert_int_equal(wait_exit(spawn(unreach, devnull, efd), 10000), 3);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, unreach, devnull, efd), 10000), 3);
     char *tunreach[] = { tap, "-e", nobody, "-t", "300", NULL };
-    assert_int_equal(wait_exit(spawn(tunreach, devnull, efd), 10000), 3);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, tunreach, devnull, efd), 10000), 3);
     char *tbad[] = { tap, "-e", "nonsense://here", NULL };
-    assert_int_equal(wait_exit(spawn(tbad, devnull, efd), 10000), 3);
+    assert_int_equal(tu_wait_exit(&g_procs, tu_spawn(&g_procs, tbad, devnull, efd), 10000), 3);
     close(efd);
     close(devnull);
 

@@ -31,24 +31,12 @@
 #include <linear.h>
 
 #include "rill/learn.h"
-
-extern char **environ;
+#include "test_util.h"
 
 #define D 6
 #define N 300
 #define MAXC 3
 
-typedef struct rng { uint64_t s; } rng;
-static double unif(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (double)((r->s * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
-}
-static double gauss(rng *r) {
-    double u = unif(r), v = unif(r);
-    return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
-}
 
 static char dir[64];
 static char tool_train[512], tool_predict[512];
@@ -57,43 +45,6 @@ static int Y2[N], Y3[N]; /* binary labels +1/-1, three-class labels 3/1/2 */
 
 static void silent(const char *s) { (void)s; }
 
-static int find_tool(const char *const *names, char *out, size_t outlen) {
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/bin:/bin";
-    for (const char *const *n = names; *n; n++) {
-        const char *p = path;
-        while (*p) {
-            size_t len = strcspn(p, ":");
-            snprintf(out, outlen, "%.*s/%s", (int)len, p, *n);
-            if (access(out, X_OK) == 0)
-                return 0;
-            p += len;
-            if (*p == ':')
-                p++;
-        }
-    }
-    return -1;
-}
-
-/* Run argv with stdout and stderr to /dev/null; the exit status. */
-static int run(char *const argv[]) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void path_in(char *out, size_t len, const char *name) {
     snprintf(out, len, "%s/%s", dir, name);
 }
@@ -101,19 +52,19 @@ static void path_in(char *out, size_t len, const char *name) {
 /* The data set: zeros here and there (liblinear files are sparse), the last
  * feature present in every row so that nr_feature is D. */
 static void make_data(void) {
-    rng g = { 2024 };
+    tu_rng g = { 2024 };
     const double w2[D] = { 1.0, -0.7, 0.4, 0.0, 1.2, -0.5 };
     for (int k = 0; k < N; k++) {
         for (int i = 0; i < D; i++)
-            X[k][i] = (i == 2 || i == 3) && unif(&g) < 0.4 ? 0.0 : gauss(&g);
+            X[k][i] = (i == 2 || i == 3) && tu_unif(&g) < 0.4 ? 0.0 : tu_gauss(&g);
         double f = 0.3;
         for (int i = 0; i < D; i++)
             f += w2[i] * X[k][i];
-        Y2[k] = unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1 : -1;
+        Y2[k] = tu_unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1 : -1;
         double a = X[k][0] + 0.5 * X[k][1], b = X[k][4] - X[k][5];
         Y3[k] = a > 0.5 ? 3 : b > 0.0 ? 1 : 2;
-        if (unif(&g) < 0.1)
-            Y3[k] = 1 + (int)(unif(&g) * 3);
+        if (tu_unif(&g) < 0.1)
+            Y3[k] = 1 + (int)(tu_unif(&g) * 3);
     }
 }
 
@@ -136,8 +87,8 @@ static int setup(void **st) {
     (void)st;
     static const char *const trains[] = { "liblinear-train", "train", NULL };
     static const char *const predicts[] = { "liblinear-predict", "predict", NULL };
-    if (find_tool(trains, tool_train, sizeof tool_train) != 0 ||
-        find_tool(predicts, tool_predict, sizeof tool_predict) != 0) {
+    if (tu_find_tool(trains, tool_train, sizeof tool_train) != 0 ||
+        tu_find_tool(predicts, tool_predict, sizeof tool_predict) != 0) {
         fprintf(stderr, "test_linear_model: liblinear's train/predict programs are not on PATH "
                         "(Debian package liblinear-tools)\n");
         return -1;
@@ -228,10 +179,10 @@ static void parity(const char *data, const int *y, int nr_class, int solver, int
     snprintf(s, sizeof s, "%d", solver);
     int probabilistic = solver == 0 || solver == 6 || solver == 7; /* the logistic ones */
     char *targv[] = { tool_train, "-s", s, "-B", bias ? "1" : "-1", dpath, mpath, NULL };
-    assert_int_equal(run(targv), 0);
+    assert_int_equal(tu_run_quiet(targv), 0);
     char *pargv_b[] = { tool_predict, "-b", "1", dpath, mpath, opath, NULL };
     char *pargv[] = { tool_predict, dpath, mpath, opath, NULL };
-    assert_int_equal(run(probabilistic ? pargv_b : pargv), 0);
+    assert_int_equal(tu_run_quiet(probabilistic ? pargv_b : pargv), 0);
 
     rill_linear *m = NULL;
     char err[256] = "";
@@ -341,7 +292,7 @@ static void test_load_errors(void **st) {
         char dpath[256];
         path_in(dpath, sizeof dpath, "bin.txt");
         char *targv[] = { tool_train, "-s", "2", dpath, mpath, NULL };
-        assert_int_equal(run(targv), 0);
+        assert_int_equal(tu_run_quiet(targv), 0);
     }
     rill_linear *m = (rill_linear *)&m;
 

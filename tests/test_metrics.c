@@ -19,14 +19,8 @@
 #include <cmocka.h>
 
 #include "rill/learn.h"
+#include "test_util.h"
 
-typedef struct rng { uint64_t s; } rng;
-static double unif(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (double)((r->s * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
-}
 
 static rill_metrics *new_metrics(rill_metrics_task task, size_t window, uint32_t bins) {
     rill_metrics *m = NULL;
@@ -124,15 +118,15 @@ static int same_figure(double got, double want) {
 
 /* A score from one of several shapes: continuous, on a coarse grid (ties),
  * exactly 0 or 1; the label drawn with that probability or at random. */
-static void draw(rng *g, double *y, double *s) {
-    double u = unif(g);
-    *s = u < 0.5 ? unif(g) : u < 0.85 ? floor(unif(g) * 21) / 20 : (unif(g) < 0.5 ? 0.0 : 1.0);
-    int pos = unif(g) < 0.7 ? unif(g) < *s : unif(g) < 0.4;
-    *y = pos ? 1.0 : (unif(g) < 0.5 ? 0.0 : -1.0);
+static void draw(tu_rng *g, double *y, double *s) {
+    double u = tu_unif(g);
+    *s = u < 0.5 ? tu_unif(g) : u < 0.85 ? floor(tu_unif(g) * 21) / 20 : (tu_unif(g) < 0.5 ? 0.0 : 1.0);
+    int pos = tu_unif(g) < 0.7 ? tu_unif(g) < *s : tu_unif(g) < 0.4;
+    *y = pos ? 1.0 : (tu_unif(g) < 0.5 ? 0.0 : -1.0);
 }
 
 static void run_class(uint64_t seed, size_t window, uint32_t bins, size_t n, size_t every_cum) {
-    rng g = { seed };
+    tu_rng g = { seed };
     double *y = malloc(n * sizeof *y), *s = malloc(n * sizeof *s);
     assert_non_null(y);
     assert_non_null(s);
@@ -197,13 +191,13 @@ static void test_auc_bin_centres(void **st) {
     (void)st;
     const uint64_t seed = 6;
     const size_t window = 64;
-    rng g = { seed };
+    tu_rng g = { seed };
     enum { N = 2000, B = 16 };
     static double y[N], s[N];
     rill_metrics *m = new_metrics(RILL_METRICS_CLASSIFICATION, window, B);
     for (size_t k = 0; k < N; k++) {
-        s[k] = (floor(unif(&g) * B) + 0.5) / B;
-        y[k] = unif(&g) < s[k] ? 1.0 : 0.0;
+        s[k] = (floor(tu_unif(&g) * B) + 0.5) / B;
+        y[k] = tu_unif(&g) < s[k] ? 1.0 : 0.0;
         assert_int_equal(rill_metrics_add(m, y[k], s[k]), RILL_OK);
     }
     rill_metrics_report r;
@@ -221,15 +215,15 @@ static void test_auc_bin_centres(void **st) {
 static void test_auc_default_bins(void **st) {
     (void)st;
     const uint64_t seed = 7;
-    rng g = { seed };
+    tu_rng g = { seed };
     enum { N = 3000 };
     static double y[N], s[N];
     rill_metrics *m = NULL;
     char err[128];
     assert_int_equal(rill_metrics_new(NULL, &m, err, sizeof err), RILL_OK);
     for (size_t k = 0; k < N; k++) {
-        s[k] = unif(&g);
-        y[k] = unif(&g) < s[k] ? 1.0 : 0.0;
+        s[k] = tu_unif(&g);
+        y[k] = tu_unif(&g) < s[k] ? 1.0 : 0.0;
         assert_int_equal(rill_metrics_add(m, y[k], s[k]), RILL_OK);
     }
     rill_metrics_report r;
@@ -254,7 +248,7 @@ static void test_long_stream(void **st) {
     double *y = malloc(N * sizeof *y), *s = malloc(N * sizeof *s);
     assert_non_null(y);
     assert_non_null(s);
-    rng g = { seed };
+    tu_rng g = { seed };
     rill_metrics *m = new_metrics(RILL_METRICS_CLASSIFICATION, window, 0);
     rill_metrics *q = new_metrics(RILL_METRICS_REGRESSION, window, 0);
     for (size_t k = 0; k < N; k++) {
@@ -291,11 +285,11 @@ static void test_regression(void **st) {
     const size_t window = 37;
     enum { N = 2000 };
     static double y[N], s[N];
-    rng g = { seed };
+    tu_rng g = { seed };
     rill_metrics *m = new_metrics(RILL_METRICS_REGRESSION, window, 0);
     for (size_t k = 0; k < N; k++) {
-        y[k] = 100.0 * (unif(&g) - 0.5);
-        s[k] = y[k] + (unif(&g) - 0.5) * (1 + (double)(k % 10));
+        y[k] = 100.0 * (tu_unif(&g) - 0.5);
+        s[k] = y[k] + (tu_unif(&g) - 0.5) * (1 + (double)(k % 10));
         assert_int_equal(rill_metrics_add(m, y[k], s[k]), RILL_OK);
         rill_metrics_report r;
         rill_metrics_read(m, &r);
@@ -321,11 +315,11 @@ static void test_overflow_leaves(void **st) {
     const size_t window = 20;
     enum { N = 200 };
     static double y[N], s[N];
-    rng g = { seed };
+    tu_rng g = { seed };
     rill_metrics *m = new_metrics(RILL_METRICS_REGRESSION, window, 0);
     for (size_t k = 0; k < N; k++) {
-        y[k] = unif(&g);
-        s[k] = k == 50 ? 1e200 : unif(&g);
+        y[k] = tu_unif(&g);
+        s[k] = k == 50 ? 1e200 : tu_unif(&g);
         assert_int_equal(rill_metrics_add(m, y[k], s[k]), RILL_OK);
         rill_metrics_report r;
         rill_metrics_read(m, &r);

@@ -47,23 +47,11 @@
 #include <linear.h>
 
 #include "rill/rill.h"
-
-extern char **environ;
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-typedef struct rng { uint64_t s; } rng;
-static double unif(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (double)((r->s * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
-}
-static double gauss(rng *r) {
-    double u = unif(r), v = unif(r);
-    return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
-}
-static int64_t below(rng *r, int64_t n) { return (int64_t)(unif(r) * (double)n); }
+static int64_t below(tu_rng *r, int64_t n) { return (int64_t)(tu_unif(r) * (double)n); }
 
 static bool same_bits(double a, double b) { return !memcmp(&a, &b, sizeof a); }
 
@@ -108,66 +96,13 @@ static char tool_train[512], tool_predict[512];
 
 static void path_in(char *out, size_t len, const char *name) { snprintf(out, len, "%s/%s", dir, name); }
 
-static int find_tool(const char *const *names, char *out, size_t outlen) {
-    const char *path = getenv("PATH");
-    if (!path) path = "/usr/bin:/bin";
-    for (const char *const *n = names; *n; n++) {
-        const char *p = path;
-        while (*p) {
-            size_t len = strcspn(p, ":");
-            snprintf(out, outlen, "%.*s/%s", (int)len, p, *n);
-            if (access(out, X_OK) == 0) return 0;
-            p += len;
-            if (*p == ':') p++;
-        }
-    }
-    return -1;
-}
-
-/* Run argv with stdout and stderr to /dev/null; the exit status. */
-static int run_tool(char *const argv[]) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[1024];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static void silent(const char *s) { (void)s; }
 
 static int setup(void **st) {
     (void)st;
     static const char *const trains[] = { "liblinear-train", "train", NULL };
     static const char *const predicts[] = { "liblinear-predict", "predict", NULL };
-    if (find_tool(trains, tool_train, sizeof tool_train) || find_tool(predicts, tool_predict, sizeof tool_predict)) {
+    if (tu_find_tool(trains, tool_train, sizeof tool_train) || tu_find_tool(predicts, tool_predict, sizeof tool_predict)) {
         fprintf(stderr, "test_op_model: liblinear's train/predict programs are not on PATH "
                         "(Debian package liblinear-tools)\n");
         return -1;
@@ -180,7 +115,7 @@ static int setup(void **st) {
 
 static int teardown(void **st) {
     (void)st;
-    rm_rf(dir);
+    tu_rm_rf(dir);
     return 0;
 }
 
@@ -231,15 +166,15 @@ static double LX[LN][LD];
 static int LY[LN]; /* +1 / -1 */
 
 static void make_linear_data(void) {
-    rng g = { 77 };
+    tu_rng g = { 77 };
     const double w[LD] = { 1.0, -0.8, 0.5, 0.0, 1.3 };
     for (int k = 0; k < LN; k++) {
         double f = 0.2;
         for (int i = 0; i < LD; i++) {
-            LX[k][i] = gauss(&g);
+            LX[k][i] = tu_gauss(&g);
             f += w[i] * LX[k][i];
         }
-        LY[k] = unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1 : -1;
+        LY[k] = tu_unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1 : -1;
     }
 }
 
@@ -344,11 +279,11 @@ static void test_linear_node(void **st) {
     path_in(svm, sizeof svm, "svm.model");
     write_libsvm(data);
     char *targv[] = { tool_train, "-s", "0", "-B", "1", data, model, NULL };
-    assert_int_equal(run_tool(targv), 0);
+    assert_int_equal(tu_run_quiet(targv), 0);
     char *pargv[] = { tool_predict, "-b", "1", data, model, out, NULL };
-    assert_int_equal(run_tool(pargv), 0);
+    assert_int_equal(tu_run_quiet(pargv), 0);
     char *sargv[] = { tool_train, "-s", "2", data, svm, NULL };
-    assert_int_equal(run_tool(sargv), 0);
+    assert_int_equal(tu_run_quiet(sargv), 0);
 
     rill_labels_opts lab = { .input = "lab" };
     rill_linear *m;
@@ -463,7 +398,7 @@ static int srow_clock_cmp(const void *a, const void *b) {
  * event, duplicated, invalid, for unknown ids, without an id; all merged in
  * arrival order. */
 static srow *make_sgd_stream(uint64_t seed, size_t *n_out) {
-    rng r = { seed * 0x9e3779b97f4a7c15ULL + 7 };
+    tu_rng r = { seed * 0x9e3779b97f4a7c15ULL + 7 };
     size_t cap = SN * 3, n = 0;
     srow *rows = calloc(cap, sizeof *rows);
     assert_non_null(rows);
@@ -478,25 +413,25 @@ static srow *make_sgd_stream(uint64_t seed, size_t *n_out) {
         e->has_id = true;
         double f = 0.3;
         for (int j = 0; j < SD; j++) {
-            e->x[j] = gauss(&r) * (j == 2 ? 5.0 : 1.0) + (j == 3 ? 2.0 : 0.0);
+            e->x[j] = tu_gauss(&r) * (j == 2 ? 5.0 : 1.0) + (j == 3 ? 2.0 : 0.0);
             f += w[j] * e->x[j];
         }
-        int64_t y = unif(&r) < 1.0 / (1.0 + exp(-f));
-        int copies = unif(&r) < 0.88 ? 1 : 0;
-        if (unif(&r) < 0.05) copies = 2; /* a duplicate */
+        int64_t y = tu_unif(&r) < 1.0 / (1.0 + exp(-f));
+        int copies = tu_unif(&r) < 0.88 ? 1 : 0;
+        if (tu_unif(&r) < 0.05) copies = 2; /* a duplicate */
         for (int c = 0; c < copies; c++) {
             srow *l = &rows[n++];
             l->lab = true;
             l->key = e->key;
-            double u = unif(&r);
+            double u = tu_unif(&r);
             l->ts = u < 0.03 ? e->ts - 1 - below(&r, 5) : e->ts + 1 + below(&r, 200);
             l->clock = l->ts + below(&r, LAB_BOUND + 10);
             l->id = e->id;
-            l->has_id = unif(&r) > 0.01;
-            l->y = unif(&r) < 0.02 ? 2 : y; /* 2: invalid for a classifier */
-            l->has_y = unif(&r) > 0.01;
+            l->has_id = tu_unif(&r) > 0.01;
+            l->y = tu_unif(&r) < 0.02 ? 2 : y; /* 2: invalid for a classifier */
+            l->has_y = tu_unif(&r) > 0.01;
         }
-        if (unif(&r) < 0.02) { /* a label for an id that never comes */
+        if (tu_unif(&r) < 0.02) { /* a label for an id that never comes */
             srow *l = &rows[n++];
             l->lab = true;
             l->key = e->key;
@@ -848,7 +783,7 @@ static void test_sgd_checkpoint(void **st) {
     free(got.preds.r);
     free(want.preds.r);
     free(rows);
-    rm_rf(db);
+    tu_rm_rf(db);
 }
 
 /* ---- the label join by hand ---------------------------------------------------------- */
@@ -1047,10 +982,7 @@ static void test_sgd_errors(void **st) {
 static void test_elec2_pipeline(void **st) {
     (void)st;
     char csv[1024];
-    const char *d = getenv("RILL_DATA_DIR"), *src = getenv("RILL_SOURCE_DIR");
-    if (d) snprintf(csv, sizeof csv, "%s/elec2.csv", d);
-    else if (src) snprintf(csv, sizeof csv, "%s/../shared/data/elec2.csv", src);
-    else snprintf(csv, sizeof csv, "../shared/data/elec2.csv");
+    tu_data_file(csv, sizeof csv, "elec2.csv");
     FILE *f = fopen(csv, "r");
     if (!f) {
         print_message("SKIPPED: %s not found (set RILL_DATA_DIR to the folder holding elec2.csv)\n", csv);

@@ -61,6 +61,7 @@
 
 #include "rill/rill.h"
 #include "state/state.h" /* rill__state_fail_commit */
+#include "test_util.h"
 
 #define WINDOW_MS 1000
 
@@ -69,8 +70,7 @@
 static char g_dir[64];
 static char g_bin[512];
 static char g_mnt[128]; /* a tmpfs mounted by a test, "" if none */
-static pid_t g_children[8];
-static size_t g_n_children;
+static tu_procs g_procs; /* children not reaped yet, killed by teardown */
 static void *g_ctx;
 static void *g_socks[16]; /* open DEALER sockets, closed by teardown */
 static size_t g_n_socks;
@@ -80,12 +80,7 @@ static size_t g_n_runs;
 static void stop_engines(void);
 static uint64_t g_rng;
 
-static uint64_t rnd(void) {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545F4914F6CDD1DULL;
-}
+static uint64_t rnd(void) { return tu_xorshift64s(&g_rng); }
 
 static uint64_t seed_for(const char *test) {
     const char *e = getenv("RILL_TEST_SEED");
@@ -97,63 +92,10 @@ static uint64_t seed_for(const char *test) {
     return seed;
 }
 
-static int64_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&t, &t) && errno == EINTR) {}
-}
-
 static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
 
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static void copy_dir(const char *from, const char *to) {
-    assert_int_equal(mkdir(to, 0700), 0);
-    DIR *d = opendir(from);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char src[1024], dst[1024];
-        snprintf(src, sizeof src, "%s/%s", from, e->d_name);
-        snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
-        struct stat st;
-        if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-        assert_true(in && out);
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, n, out), n);
-        fclose(in);
-        assert_int_equal(fclose(out), 0);
-    }
-    closedir(d);
-}
-
 static int setup(void **state) {
-    const char *b = getenv("RILL_BUILD_DIR");
-    snprintf(g_bin, sizeof g_bin, "%s", b ? b : ".");
+    tu_build_dir(g_bin, sizeof g_bin);
     snprintf(g_dir, sizeof g_dir, "/tmp/rill-test-recovery-XXXXXX");
     if (!mkdtemp(g_dir)) return -1;
     g_mnt[0] = 0;
@@ -163,11 +105,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    for (size_t i = 0; i < g_n_children; i++) {
-        kill(g_children[i], SIGKILL);
-        waitpid(g_children[i], NULL, 0);
-    }
-    g_n_children = 0;
+    tu_kill_all(&g_procs);
     stop_engines();
     for (size_t i = 0; i < g_n_socks; i++) zmq_close(g_socks[i]);
     g_n_socks = 0;
@@ -177,7 +115,7 @@ static int teardown(void **state) {
     }
     if (g_ctx) zmq_ctx_term(g_ctx);
     g_ctx = NULL;
-    rm_rf(g_dir);
+    tu_rm_rf(g_dir);
     return 0;
 }
 
@@ -335,60 +273,20 @@ static void expect_equal(const wmap *oracle, const wmap *out, uint64_t seed) {
 
 /* ---- the crash test (processes) ----------------------------------------------------- */
 
-static pid_t spawn(char *const argv[], int out_fd, int err_fd) {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (out_fd >= 0) dup2(out_fd, 1);
-        if (err_fd >= 0) dup2(err_fd, 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    assert_true(g_n_children < sizeof g_children / sizeof g_children[0]);
-    g_children[g_n_children++] = pid;
-    return pid;
-}
-
-static void forget(pid_t pid) {
-    for (size_t i = 0; i < g_n_children; i++)
-        if (g_children[i] == pid) g_children[i] = g_children[--g_n_children];
-}
-
-/* Wait up to ms for pid: its exit status, -1 if it did not exit in time
- * (it is then killed) or died by a signal. */
-static int wait_exit(pid_t pid, int ms) {
-    int64_t until = now_ms() + ms;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) break;
-        if (now_ms() > until) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            forget(pid);
-            return -1;
-        }
-        sleep_ms(10);
-    }
-    forget(pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static bool running_still(pid_t pid) { return waitpid(pid, NULL, WNOHANG) == 0; }
 
 /* Start the example engine and wait for its "ready" line. */
 static pid_t start_engine(char *const argv[], int err_fd) {
     int p[2];
     assert_int_equal(pipe(p), 0);
-    pid_t pid = spawn(argv, p[1], err_fd);
+    pid_t pid = tu_spawn(&g_procs, argv, p[1], err_fd);
     close(p[1]);
     char buf[4096] = "";
     size_t got = 0;
-    int64_t until = now_ms() + 20000;
+    int64_t until = tu_now_ms() + 20000;
     while (!strstr(buf, "ready\n")) {
         struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-        if (now_ms() > until || poll(&pfd, 1, 100) < 0) fail_msg("the engine did not get ready");
+        if (tu_now_ms() > until || poll(&pfd, 1, 100) < 0) fail_msg("the engine did not get ready");
         if (!(pfd.revents & (POLLIN | POLLHUP))) continue;
         ssize_t r = read(p[0], buf + got, sizeof buf - 1 - got);
         if (r <= 0) fail_msg("the engine exited before it was ready (see %s/engine.err)", g_dir);
@@ -440,34 +338,34 @@ static void test_crash_recovery(void **state) {
     char *fargv[] = { feed, "-e", rel_ep, "--reliable", "--producer", "crash-feed", "-b", "100",
                       "--rate", rate, "--ack-timeout", "300", "--retries", "100000", "-t", "60000",
                       "-q", csv, NULL };
-    int64_t t0 = now_ms();
-    pid_t fpid = spawn(fargv, -1, ffd);
+    int64_t t0 = tu_now_ms();
+    pid_t fpid = tu_spawn(&g_procs, fargv, -1, ffd);
 
     int kills = 3 + (int)(rnd() % 3), during = 0;
     for (int k = 0; k < kills; k++) {
         int wait = 200 + (int)(rnd() % 900);
-        sleep_ms(wait);
+        tu_sleep_ms(wait);
         bool feeding = running_still(fpid);
         during += feeding;
         assert_int_equal(kill(epid, SIGKILL), 0);
         int st;
         assert_int_equal(waitpid(epid, &st, 0), epid);
-        forget(epid);
+        tu_forget(&g_procs, epid);
         assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         printf("  SIGKILL %d at %.2f s (%s); restarting on the same state\n", k + 1,
-               (double)(now_ms() - t0) / 1000.0, feeding ? "while feeding" : "feed done");
+               (double)(tu_now_ms() - t0) / 1000.0, feeding ? "while feeding" : "feed done");
         fflush(stdout);
         epid = start_engine(eargv, efd);
     }
-    int frc = wait_exit(fpid, 100000);
+    int frc = tu_wait_exit(&g_procs, fpid, 100000);
     if (frc != 0) fail_msg("rill-feed exited %d (see %s; seed %llu)", frc, ferr, (unsigned long long)seed);
     assert_true(during >= 1);
     assert_int_equal(kill(epid, SIGTERM), 0);
-    assert_int_equal(wait_exit(epid, 60000), 0);
+    assert_int_equal(tu_wait_exit(&g_procs, epid, 60000), 0);
     close(efd);
     close(ffd);
     printf("  fed, killed %d times (%d while feeding) and flushed in %.1f s\n", kills, during,
-           (double)(now_ms() - t0) / 1000.0);
+           (double)(tu_now_ms() - t0) / 1000.0);
     char line[512];
     f = fopen(errf, "r");
     assert_non_null(f);
@@ -638,9 +536,9 @@ static void send_msg(void *d, uint64_t seq, const ev *e, size_t from, size_t to)
 /* Wait up to ms for an ack covering seq; acks seen go to acked[] (indexed
  * by seq, up to max). */
 static bool wait_ack(void *d, uint64_t seq, int ms, unsigned *acked, uint64_t max) {
-    int64_t until = now_ms() + ms;
+    int64_t until = tu_now_ms() + ms;
     while (!acked[seq]) {
-        int left = (int)(until - now_ms());
+        int left = (int)(until - tu_now_ms());
         if (left <= 0) return false;
         zmq_pollitem_t it = { .socket = d, .events = ZMQ_POLLIN };
         if (zmq_poll(&it, 1, left) <= 0) continue;
@@ -871,7 +769,7 @@ static void test_full_disk(void **state) {
     /* what is on the full disk restarts (from a copy: the tmpfs has no room
      * to recover in place) at the last good commit: the producer resends
      * what was not acknowledged, and the windows end exact */
-    copy_dir(sdir, copy);
+    tu_copy_dir(sdir, copy);
     so.state_dir = copy;
     start(&r, rel, jsonl, &so);
     for (q = last_acked + 1; q <= last_acked + 5 && q <= m; q++) {

@@ -28,20 +28,7 @@
 #include <xxhash.h>
 
 #include "rill/learn.h"
-
-/* ---- a small deterministic generator ---------------------------------- */
-
-typedef struct rng { uint64_t s; } rng;
-static double unif(rng *r) { /* [0, 1) */
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (double)((r->s * 0x2545f4914f6cdd1dULL) >> 11) * 0x1.0p-53;
-}
-static double gauss(rng *r) {
-    double u = unif(r), v = unif(r);
-    return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
-}
+#include "test_util.h"
 
 static rill_sgd *new_sgd(size_t dim, const rill_sgd_opts *o) {
     rill_sgd *l = NULL;
@@ -169,20 +156,20 @@ static void ref_learn(ref *r, const double *x, double y) {
 
 static int close_to(double a, double b) { return fabs(a - b) <= 1e-9 * (1.0 + fabs(b)); }
 
-static void oracle_stream(rng *g, int loss, double X[ON][OD], double *y) {
+static void oracle_stream(tu_rng *g, int loss, double X[ON][OD], double *y) {
     for (int k = 0; k < ON; k++) {
-        X[k][0] = gauss(g);
-        X[k][1] = 3.0 + 10.0 * gauss(g);
+        X[k][0] = tu_gauss(g);
+        X[k][1] = 3.0 + 10.0 * tu_gauss(g);
         X[k][2] = 2.5; /* constant: zero variance */
-        X[k][3] = unif(g) < 0.2 ? 1.0 : 0.0;
-        X[k][4] = 0.1 * gauss(g) - 4.0;
+        X[k][3] = tu_unif(g) < 0.2 ? 1.0 : 0.0;
+        X[k][4] = 0.1 * tu_gauss(g) - 4.0;
         double f = 0.8 * X[k][0] - 0.05 * X[k][1] + 1.5 * X[k][3] + 0.3;
         if (loss == RILL_SGD_SQUARED) {
-            y[k] = f + 0.3 * gauss(g);
+            y[k] = f + 0.3 * tu_gauss(g);
         } else {
-            int pos = unif(g) < 1.0 / (1.0 + exp(-2.0 * f));
+            int pos = tu_unif(g) < 1.0 / (1.0 + exp(-2.0 * f));
             /* both label conventions, mixed */
-            y[k] = pos ? 1.0 : (unif(g) < 0.5 ? 0.0 : -1.0);
+            y[k] = pos ? 1.0 : (tu_unif(g) < 0.5 ? 0.0 : -1.0);
         }
     }
 }
@@ -201,7 +188,7 @@ static void test_oracle(void **st) {
                 for (int reg = 0; reg < 2; reg++)
                     for (int bi = 0; bi < 2; bi++) {
                         uint64_t seed = 1000u + (uint64_t)configs;
-                        rng g = { seed * 0x9e3779b97f4a7c15ULL + 1 };
+                        tu_rng g = { seed * 0x9e3779b97f4a7c15ULL + 1 };
                         oracle_stream(&g, loss, X, y);
                         rill_sgd_opts o = {
                             .loss = (rill_sgd_loss)loss,
@@ -230,7 +217,7 @@ static void test_oracle(void **st) {
                         rill_sgd *l = new_sgd(OD, &o);
                         /* calls of 1..9 rows */
                         for (int k = 0; k < ON;) {
-                            int n = 1 + (int)(unif(&g) * 9);
+                            int n = 1 + (int)(tu_unif(&g) * 9);
                             if (k + n > ON)
                                 n = ON - k;
                             double pred[9], want[9];
@@ -287,11 +274,11 @@ static void test_separable(void **st) {
     enum { D = 4, N = 400 };
     static double X[N][D], y[N];
     const double wt[D] = { 1.0, -2.0, 0.5, 1.0 };
-    rng g = { 42 };
+    tu_rng g = { 42 };
     for (int k = 0; k < N;) {
         double f = 0.2;
         for (int i = 0; i < D; i++) {
-            X[k][i] = 2.0 * unif(&g) - 1.0;
+            X[k][i] = 2.0 * tu_unif(&g) - 1.0;
             f += wt[i] * X[k][i];
         }
         if (fabs(f) < 0.1) /* keep a margin */
@@ -330,17 +317,17 @@ static void test_vs_liblinear(void **st) {
     double *X = malloc(sizeof(double) * D * (NTR + NTE)), *y = malloc(sizeof(double) * (NTR + NTE));
     assert_non_null(X);
     assert_non_null(y);
-    rng g = { 7 };
+    tu_rng g = { 7 };
     double wt[D];
     for (int i = 0; i < D; i++)
-        wt[i] = gauss(&g);
+        wt[i] = tu_gauss(&g);
     for (int k = 0; k < NTR + NTE; k++) {
         double f = -0.5;
         for (int i = 0; i < D; i++) {
-            X[k * D + i] = gauss(&g) * (1.0 + i * 0.2);
+            X[k * D + i] = tu_gauss(&g) * (1.0 + i * 0.2);
             f += wt[i] * X[k * D + i];
         }
-        y[k] = unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1.0 : 0.0;
+        y[k] = tu_unif(&g) < 1.0 / (1.0 + exp(-f)) ? 1.0 : 0.0;
     }
 
     /* online: one pass */
@@ -399,14 +386,14 @@ static void test_vs_liblinear(void **st) {
 enum { SD = 6, SN = 1000 };
 
 static void stream(uint64_t seed, double *X, double *y, int signed_labels) {
-    rng g = { seed };
+    tu_rng g = { seed };
     for (int k = 0; k < SN; k++) {
         double f = 0.1;
         for (int i = 0; i < SD; i++) {
-            X[k * SD + i] = gauss(&g) * (i + 1) + i;
+            X[k * SD + i] = tu_gauss(&g) * (i + 1) + i;
             f += X[k * SD + i] * (i % 2 ? 0.3 : -0.2);
         }
-        int pos = unif(&g) < 1.0 / (1.0 + exp(-f));
+        int pos = tu_unif(&g) < 1.0 / (1.0 + exp(-f));
         y[k] = pos ? 1.0 : signed_labels ? -1.0 : 0.0;
     }
 }
@@ -436,9 +423,9 @@ static void test_chunking(void **st) {
     for (size_t c = 0; c < sizeof det_opts / sizeof det_opts[0]; c++) {
         rill_sgd *a = new_sgd(SD, &det_opts[c]), *b = new_sgd(SD, &det_opts[c]);
         assert_int_equal(rill_sgd_learn(a, X, y, SN, p1), RILL_OK);
-        rng g = { 1234 + c };
+        tu_rng g = { 1234 + c };
         for (int k = 0; k < SN;) {
-            int n = (int)(unif(&g) * 23); /* 0..22 rows, empty calls included */
+            int n = (int)(tu_unif(&g) * 23); /* 0..22 rows, empty calls included */
             if (k + n > SN)
                 n = SN - k;
             assert_int_equal(rill_sgd_learn(b, X + k * SD, y + k, (size_t)n, p2 + k), RILL_OK);

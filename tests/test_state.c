@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "state/state.h"
+#include "test_util.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -56,59 +57,6 @@ typedef struct fixture {
     char mnt[400];      /* a tmpfs mounted by the test, unmounted by teardown */
     rill_state *s;
 } fixture;
-
-/* Remove path and everything below it (symlinks are removed, not followed). */
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                    continue;
-                size_t n = strlen(path) + strlen(e->d_name) + 2;
-                char *sub = malloc(n);
-                if (!sub)
-                    break;
-                snprintf(sub, n, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-                free(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-/* Copy the regular files of directory from into a new directory to. */
-static void copy_dir(const char *from, const char *to) {
-    assert_int_equal(mkdir(to, 0700), 0);
-    DIR *d = opendir(from);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char src[1024], dst[1024];
-        snprintf(src, sizeof src, "%s/%s", from, e->d_name);
-        snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
-        struct stat st;
-        if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-        assert_true(in && out);
-        char buf[8192];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-            assert_int_equal(fwrite(buf, 1, n, out), n);
-        fclose(in);
-        assert_int_equal(fclose(out), 0);
-    }
-    closedir(d);
-}
 
 static int open_store(fixture *f) {
     return f->rocks ? rill_state_open_rocksdb(f->db, NULL, &f->s) : rill_state_open_memory(&f->s);
@@ -136,7 +84,7 @@ static int setup_rocksdb(void **state) {
     snprintf(f->db, sizeof f->db, "%s/db", f->dir);
     if (open_store(f)) {
         fprintf(stderr, "open %s: %s\n", f->db, rill_state_errmsg(NULL));
-        rm_rf(f->dir);
+        tu_rm_rf(f->dir);
         free(f);
         return -1;
     }
@@ -151,7 +99,7 @@ static int teardown(void **state) {
         umount2(f->mnt, MNT_DETACH);
     if (f->dir[0]) {
         chmod(f->dir, 0700);
-        rm_rf(f->dir);
+        tu_rm_rf(f->dir);
     }
     free(f);
     return 0;
@@ -1127,7 +1075,7 @@ static void test_full_disk(void **state) {
      * good commits; the torn tail of the failed one is dropped. */
     char copy[450];
     snprintf(copy, sizeof copy, "%s/copy", f->dir);
-    copy_dir(path, copy);
+    tu_copy_dir(path, copy);
     CHECK(NULL, rill_state_open_rocksdb(copy, NULL, &f->s));
     assert_int_equal(ns_open(f->s, "full"), ns);
     l = (kvlist){ 0 };

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "rill/rill.h"
+#include "test_util.h"
 
 #define N_EVENTS 3000
 #define N_INT_KEYS 10
@@ -47,41 +48,16 @@ static char g_dir[64];
 static char g_bin[512];
 static uint64_t g_rng;
 
-static uint64_t rnd(void) {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545F4914F6CDD1DULL;
-}
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
+static uint64_t rnd(void) { return tu_xorshift64s(&g_rng); }
 
 static int setup(void **state) {
-    const char *b = getenv("RILL_BUILD_DIR");
-    snprintf(g_bin, sizeof g_bin, "%s", b ? b : ".");
+    tu_build_dir(g_bin, sizeof g_bin);
     snprintf(g_dir, sizeof g_dir, "/tmp/rill-test-statetool-XXXXXX");
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
 static int teardown(void **state) {
-    rm_rf(g_dir);
+    tu_rm_rf(g_dir);
     return 0;
 }
 
