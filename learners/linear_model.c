@@ -21,13 +21,13 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linear.h>
 
+#include "learners/learn_err.h"
 #include "rill/learn.h"
 
 struct rill_linear {
@@ -39,16 +39,6 @@ struct rill_linear {
     double *dec_scratch;        /* nr_class values: predict_probability writes nr_class */
     char errmsg[256];
 };
-
-static int set_err(char *buf, size_t len, int status, const char *fmt, ...) {
-    if (buf && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static const char *solver_name(int s) {
     switch (s) {
@@ -72,22 +62,22 @@ static int wrap(struct model *m, size_t dim, rill_linear_own own, const char *wh
                 rill_linear **out, char *errbuf, size_t errlen) {
     int solver = m->param.solver_type;
     if (!strcmp(solver_name(solver), "unknown"))
-        return set_err(errbuf, errlen, RILL_EMODEL, "%s: unknown liblinear solver_type %d",
+        return rill__learn_err(errbuf, errlen, RILL_EMODEL, "%s: unknown liblinear solver_type %d",
                        what, solver);
     /* regression models carry no labels */
     if (m->nr_class < 2 || m->nr_feature < 0 || !m->w ||
         (!m->label && !check_regression_model(m)))
-        return set_err(errbuf, errlen, RILL_EMODEL,
+        return rill__learn_err(errbuf, errlen, RILL_EMODEL,
                        "%s: not a usable liblinear model (nr_class %d, nr_feature %d)",
                        what, m->nr_class, m->nr_feature);
     if (dim == 0)
         dim = (size_t)m->nr_feature;
     if ((size_t)m->nr_feature != dim)
-        return set_err(errbuf, errlen, RILL_EMODEL,
+        return rill__learn_err(errbuf, errlen, RILL_EMODEL,
                        "%s: the model has nr_feature %d but the feature vector has %zu values",
                        what, m->nr_feature, dim);
     if (dim == 0)
-        return set_err(errbuf, errlen, RILL_EMODEL, "%s: the model has no features", what);
+        return rill__learn_err(errbuf, errlen, RILL_EMODEL, "%s: the model has no features", what);
 
     rill_linear *r = calloc(1, sizeof *r);
     if (!r)
@@ -122,23 +112,23 @@ fail_scratch:
 fail_nodes:
     free(r);
 fail_alloc:
-    return set_err(errbuf, errlen, RILL_ENOMEM, "%s: out of memory", what);
+    return rill__learn_err(errbuf, errlen, RILL_ENOMEM, "%s: out of memory", what);
 }
 
 int rill_linear_load(const char *path, size_t dim, rill_linear **out,
                      char *errbuf, size_t errlen) {
     *out = NULL;
     if (!path)
-        return set_err(errbuf, errlen, RILL_EINVAL, "model path is NULL");
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "model path is NULL");
     /* liblinear reports an unreadable file and a malformed one alike (NULL);
      * open it first so the user learns which. */
     FILE *f = fopen(path, "r");
     if (!f)
-        return set_err(errbuf, errlen, RILL_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return rill__learn_err(errbuf, errlen, RILL_EIO, "%s: cannot open: %s", path, strerror(errno));
     fclose(f);
     struct model *m = load_model(path);
     if (!m)
-        return set_err(errbuf, errlen, RILL_EMODEL,
+        return rill__learn_err(errbuf, errlen, RILL_EMODEL,
                        "%s: not a liblinear model file (liblinear could not parse it)", path);
     int rc = wrap(m, dim, RILL_LINEAR_TAKE, path, out, errbuf, errlen);
     if (rc != RILL_OK)
@@ -150,9 +140,9 @@ int rill_linear_wrap(struct model *m, size_t dim, rill_linear_own own,
                      rill_linear **out, char *errbuf, size_t errlen) {
     *out = NULL;
     if (!m)
-        return set_err(errbuf, errlen, RILL_EINVAL, "model is NULL");
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "model is NULL");
     if (own != RILL_LINEAR_BORROW && own != RILL_LINEAR_TAKE)
-        return set_err(errbuf, errlen, RILL_EINVAL, "bad ownership mode %d", (int)own);
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "bad ownership mode %d", (int)own);
     return wrap(m, dim, own, "in-memory model", out, errbuf, errlen);
 }
 
@@ -187,11 +177,11 @@ bool rill_linear_is_regression(const rill_linear *r) {
 int rill_linear_predict(rill_linear *r, const double *x, size_t n,
                         double *label, double *dec, double *prob) {
     if (n != r->dim)
-        return set_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
+        return rill__learn_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
                        "the model has nr_feature %zu but the feature vector has %zu values",
                        r->dim, n);
     if (prob && !check_probability_model(r->m))
-        return set_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
+        return rill__learn_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
                        "probabilities need a logistic model (L2R_LR, L1R_LR or L2R_LR_DUAL); "
                        "this one is %s", solver_name(r->m->param.solver_type));
     /* x * 0 is 0 for every finite x and NaN otherwise: one test for all. */
@@ -201,7 +191,7 @@ int rill_linear_predict(rill_linear *r, const double *x, size_t n,
     if (poison != 0.0) {
         for (size_t i = 0; i < n; i++)
             if (!isfinite(x[i]))
-                return set_err(r->errmsg, sizeof r->errmsg, RILL_EINVAL,
+                return rill__learn_err(r->errmsg, sizeof r->errmsg, RILL_EINVAL,
                                "feature %zu is %g", i, x[i]);
     }
     for (size_t i = 0; i < n; i++)

@@ -33,11 +33,11 @@
  * the state (metrics restart with the process).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "learners/learn_err.h"
 #include "rill/learn.h"
 
 #define P_CLIP 1e-15
@@ -76,16 +76,6 @@ struct rill_metrics {
     char errmsg[256];
 };
 
-static int set_err(char *buf, size_t len, int status, const char *fmt, ...) {
-    if (buf && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 /* ---- bins for the cumulative AUC ---------------------------------------- */
 
 static uint32_t bin_of(const rill_metrics *m, double s) {
@@ -115,13 +105,13 @@ int rill_metrics_new(const rill_metrics_opts *opts, rill_metrics **out, char *er
     *out = NULL;
     rill_metrics_opts o = opts ? *opts : (rill_metrics_opts){0};
     if (o.task != RILL_METRICS_CLASSIFICATION && o.task != RILL_METRICS_REGRESSION)
-        return set_err(errbuf, errlen, RILL_EINVAL, "unknown metrics task %d", (int)o.task);
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "unknown metrics task %d", (int)o.task);
     if (o.window == 0)
         o.window = 1000;
     if (o.auc_bins == 0)
         o.auc_bins = 4096;
     if (o.window > INT32_MAX || o.window > UINT32_MAX || o.auc_bins > (1u << 30))
-        return set_err(errbuf, errlen, RILL_EINVAL, "window %zu or auc_bins %u too large",
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "window %zu or auc_bins %u too large",
                        o.window, o.auc_bins);
     rill_metrics *m = calloc(1, sizeof *m);
     if (!m)
@@ -147,7 +137,7 @@ int rill_metrics_new(const rill_metrics_opts *opts, rill_metrics **out, char *er
 fail_ring:
     rill_metrics_free(m);
 fail_alloc:
-    return set_err(errbuf, errlen, RILL_ENOMEM, "out of memory for metrics (window %zu)",
+    return rill__learn_err(errbuf, errlen, RILL_ENOMEM, "out of memory for metrics (window %zu)",
                    o.window);
 }
 
@@ -233,13 +223,13 @@ static void window_resum(rill_metrics *m) {
 int rill_metrics_add(rill_metrics *m, double y, double score) {
     const bool cls = m->o.task == RILL_METRICS_CLASSIFICATION;
     if (!isfinite(y) || !isfinite(score))
-        return set_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
+        return rill__learn_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
                        "label %g and score %g must be finite", y, score);
     if (cls && y != 0.0 && y != 1.0 && y != -1.0)
-        return set_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
+        return rill__learn_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
                        "label %g is not a class label (0/1 or -1/+1)", y);
     if (cls && (score < 0.0 || score > 1.0))
-        return set_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
+        return rill__learn_err(m->errmsg, sizeof m->errmsg, RILL_EINVAL,
                        "score %g is not a probability in [0, 1]", score);
     if (cls)
         y = y > 0.0 ? 1.0 : 0.0;

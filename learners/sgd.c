@@ -40,13 +40,13 @@
  */
 #include <assert.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <xxhash.h>
 
+#include "learners/learn_err.h"
 #include "rill/learn.h"
 
 #define SGD_MAGIC "RSGD"
@@ -81,16 +81,6 @@ struct rill_sgd {
     double label_cut;   /* predict_label: decision >= label_cut is class 1 */
     char errmsg[256];
 };
-
-static int set_err(char *buf, size_t len, int status, const char *fmt, ...) {
-    if (buf && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* ---- losses ------------------------------------------------------------- */
 
@@ -218,17 +208,17 @@ static void step_adagrad(rill_sgd *l, double coef, const double *src, double src
 static int resolve_opts(const rill_sgd_opts *in, rill_sgd_opts *o, char *errbuf, size_t errlen) {
     *o = in ? *in : (rill_sgd_opts){0};
     if (o->loss != RILL_SGD_LOGISTIC && o->loss != RILL_SGD_SQUARED && o->loss != RILL_SGD_HINGE)
-        return set_err(errbuf, errlen, RILL_EINVAL, "unknown loss %d", (int)o->loss);
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "unknown loss %d", (int)o->loss);
     if (o->schedule != RILL_SGD_CONSTANT && o->schedule != RILL_SGD_INVSCALING &&
         o->schedule != RILL_SGD_ADAGRAD)
-        return set_err(errbuf, errlen, RILL_EINVAL, "unknown schedule %d", (int)o->schedule);
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "unknown schedule %d", (int)o->schedule);
     struct { const char *name; double v; } num[] = {
         { "eta0", o->eta0 }, { "intercept_eta0", o->intercept_eta0 }, { "power", o->power }, { "adagrad_eps", o->adagrad_eps },
         { "l2", o->l2 }, { "clip", o->clip },
     };
     for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
         if (!isfinite(num[i].v) || num[i].v < 0.0)
-            return set_err(errbuf, errlen, RILL_EINVAL,
+            return rill__learn_err(errbuf, errlen, RILL_EINVAL,
                            "option %s must be finite and >= 0 (got %g)", num[i].name, num[i].v);
     if (o->eta0 == 0.0)
         o->eta0 = 0.01;
@@ -290,14 +280,14 @@ int rill_sgd_new(size_t dim, const rill_sgd_opts *opts, rill_sgd **out,
                  char *errbuf, size_t errlen) {
     *out = NULL;
     if (dim == 0 || dim > max_dim())
-        return set_err(errbuf, errlen, RILL_EINVAL, "dimension %zu out of range", dim);
+        return rill__learn_err(errbuf, errlen, RILL_EINVAL, "dimension %zu out of range", dim);
     rill_sgd_opts o;
     int rc = resolve_opts(opts, &o, errbuf, errlen);
     if (rc != RILL_OK)
         return rc;
     rill_sgd *l = alloc_learner(dim, &o);
     if (!l)
-        return set_err(errbuf, errlen, RILL_ENOMEM, "out of memory for a learner of %zu features",
+        return rill__learn_err(errbuf, errlen, RILL_ENOMEM, "out of memory for a learner of %zu features",
                        dim);
     *out = l;
     return RILL_OK;
@@ -351,17 +341,17 @@ static int check_input(rill_sgd *l, const double *X, const double *y, size_t n) 
     if (poison != 0.0) {
         for (size_t i = 0; i < total; i++)
             if (!isfinite(X[i]))
-                return set_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
+                return rill__learn_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
                                "row %zu, feature %zu is %g: features must be finite",
                                i / l->dim, i % l->dim, X[i]);
     }
     bool classify = l->o.loss != RILL_SGD_SQUARED;
     for (size_t k = 0; k < n; k++) {
         if (!isfinite(y[k]))
-            return set_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
+            return rill__learn_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
                            "row %zu: label %g is not finite", k, y[k]);
         if (classify && y[k] != 0.0 && y[k] != 1.0 && y[k] != -1.0)
-            return set_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
+            return rill__learn_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL,
                            "row %zu: label %g is not a class label (0/1 or -1/+1)", k, y[k]);
     }
     return RILL_OK;
@@ -371,7 +361,7 @@ int rill_sgd_learn(rill_sgd *l, const double *X, const double *y, size_t n, doub
     if (n == 0)
         return RILL_OK;
     if (n > SIZE_MAX / l->dim)
-        return set_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL, "too many rows (%zu)", n);
+        return rill__learn_err(l->errmsg, sizeof l->errmsg, RILL_EINVAL, "too many rows (%zu)", n);
     int rc = check_input(l, X, y, n);
     if (rc != RILL_OK)
         return rc;
@@ -500,24 +490,24 @@ int rill_sgd_load(const void *buf, size_t len, rill_sgd **out, char *errbuf, siz
     *out = NULL;
     const unsigned char *b = buf, *p = b;
     if (!buf || len < SGD_HEADER + 8)
-        return set_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: %zu bytes is too short", len);
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: %zu bytes is too short", len);
     if (memcmp(p, SGD_MAGIC, 4) != 0)
-        return set_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: bad magic");
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: bad magic");
     p += 4;
     uint32_t version, loss, schedule, flags, batch, pending, zero;
     uint64_t dim, seen, steps, sum;
     p = get_u32(p, &version);
     if (version != SGD_VERSION)
-        return set_err(errbuf, errlen, RILL_ECORRUPT,
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT,
                        "SGD state: version %u, this build reads version %u", version, SGD_VERSION);
     p = get_u64(p, &dim);
     if (dim == 0 || dim > max_dim() || len != SGD_HEADER + SGD_ARRAYS * dim * 8 + 8)
-        return set_err(errbuf, errlen, RILL_ECORRUPT,
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT,
                        "SGD state: %zu bytes does not fit dimension %llu", len,
                        (unsigned long long)dim);
     get_u64(b + len - 8, &sum);
     if (sum != XXH64(b, len - 8, SGD_SEED))
-        return set_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: checksum mismatch");
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: checksum mismatch");
 
     rill_sgd_opts o = {0};
     p = get_u32(p, &loss);
@@ -537,7 +527,7 @@ int rill_sgd_load(const void *buf, size_t len, rill_sgd **out, char *errbuf, siz
     if (loss > RILL_SGD_HINGE || schedule > RILL_SGD_ADAGRAD ||
         (flags & ~(FLAG_INTERCEPT | FLAG_STANDARDIZE)) || batch == 0 || pending >= batch ||
         zero != 0 || steps > seen)
-        return set_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: invalid header fields");
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: invalid header fields");
     o.loss = (rill_sgd_loss)loss;
     o.schedule = (rill_sgd_schedule)schedule;
     o.no_intercept = !(flags & FLAG_INTERCEPT);
@@ -547,11 +537,11 @@ int rill_sgd_load(const void *buf, size_t len, rill_sgd **out, char *errbuf, siz
     rill_sgd_opts resolved;
     if (resolve_opts(&o, &resolved, why, sizeof why) != RILL_OK || o.eta0 == 0.0 ||
         o.intercept_eta0 == 0.0 || o.power == 0.0 || o.adagrad_eps == 0.0)
-        return set_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: invalid options");
+        return rill__learn_err(errbuf, errlen, RILL_ECORRUPT, "SGD state: invalid options");
 
     rill_sgd *l = alloc_learner((size_t)dim, &resolved);
     if (!l)
-        return set_err(errbuf, errlen, RILL_ENOMEM, "out of memory for a learner of %llu features",
+        return rill__learn_err(errbuf, errlen, RILL_ENOMEM, "out of memory for a learner of %llu features",
                        (unsigned long long)dim);
     l->seen = seen;
     l->steps = steps;
