@@ -9,9 +9,12 @@
  * the state in memory or in RocksDB (default options: no sync, LZ4, 32 MiB
  * block cache, 64 MiB write buffer, in a fresh temporary directory), and
  * for RocksDB a commit interval sweep: after every batch, every 100 ms and
- * every 1 s of processing time. After each graph's 1 s RocksDB case the
- * plan is freed and the store closed, then reopened and the graph compiled
- * again on it: that is the restart time (open + restore of every key).
+ * every 1 s of processing time. In-memory state runs without commits (the
+ * operators alone) and with a commit every 1 s (the baseline of "vs mem":
+ * the memory backend's commit copies every changed record too). After each
+ * graph's 1 s RocksDB case the store is opened again and the graph
+ * compiled on it: the restart time (open + restore of every key), after a
+ * crash and after a clean close; with --big, also with 10 M keys stored.
  *
  * The idea: event time runs so that each 10 s holds about 20 events per key
  * (at most 2 M events), so every key holds state and each window closes
@@ -21,6 +24,12 @@
  * decide the cost. With --big, 10 M keys run with max_hot_keys = 1 M on
  * RocksDB (state ten times the in-memory cache: cold keys are read back
  * from RocksDB) and with everything in memory for comparison.
+ *
+ * RocksDB cases run in child processes (fork, after the stream is built):
+ * a restart case ends its child right after the last commit, without
+ * closing anything, as a crash would, and another child then times the
+ * restart after that crash (RocksDB replays its log) and, after a clean
+ * close, the restart from flushed tables.
  *
  * The clock runs around pushes and commits only (not around building the
  * batches or the stream). It prints a table as cases finish and one JSON
@@ -45,6 +54,7 @@
 #include "rill/rill.h"
 
 #define BATCH 4096
+#define NEVER 1e300 /* commit_ms: no commits at all */
 
 static double now_s(void) {
     struct timespec t;
@@ -104,7 +114,7 @@ static void stream_free(stream *s) {
 }
 
 static stream make_stream(const rill_schema *schema, uint64_t n, int64_t keys, bool zipf,
-                          double per_10s) {
+                          bool sequential, double per_10s) {
     double *cdf = NULL;
     if (zipf) {
         cdf = malloc((size_t)keys * sizeof *cdf);
@@ -133,6 +143,8 @@ static stream make_stream(const rill_schema *schema, uint64_t n, int64_t keys, b
                     else hi = mid;
                 }
                 rank = lo;
+            } else if (sequential) {
+                rank = (int64_t)(i % (uint64_t)keys);
             } else {
                 rank = (int64_t)(rnd() % (uint64_t)keys);
             }
@@ -218,7 +230,8 @@ static result run_case(const rill_schema *schema, const stream *s, bool sliding,
         double t1 = now_s();
         since += t1 - t0;
         bool last = i + 1 == s->n_batches || busy + (t1 - t0) >= budget;
-        if (commit_ms < 0 || since * 1000 >= commit_ms || last) {
+        bool never = commit_ms == NEVER;
+        if (!never && (commit_ms < 0 || since * 1000 >= commit_ms || last)) {
             if (rill_plan_commit(p)) die("commit", rill_plan_errmsg(p));
             double t2 = now_s();
             res.commit_seconds += t2 - t1;
@@ -241,11 +254,13 @@ static result run_case(const rill_schema *schema, const stream *s, bool sliding,
     return res;
 }
 
-/* run_case in a child that "crashes" after its last commit; then the
- * restart after that crash (the log replayed) and, after a clean close,
- * the restart from flushed tables. */
-static result run_case_then_restart(const rill_schema *schema, const stream *s, bool sliding,
-                                    const char *dir, double commit_ms, size_t max_hot, double budget) {
+/* RocksDB's background threads (flushes, compactions) belong to the
+ * process that first used it and do not survive a fork: a child forked
+ * after that would stall its first flush forever. So the parent never
+ * opens a RocksDB store; every RocksDB case, and every restart, runs in a
+ * child of its own, which sends its result back through a pipe. */
+static result in_child(const rill_schema *schema, const stream *s, bool sliding, const char *dir,
+                       double commit_ms, size_t max_hot, double budget, bool crash, bool restarts) {
     int fd[2];
     if (pipe(fd)) die("pipe", "cannot make one");
     fflush(stdout);
@@ -253,8 +268,16 @@ static result run_case_then_restart(const rill_schema *schema, const stream *s, 
     if (pid < 0) die("fork", "cannot fork");
     if (pid == 0) {
         close(fd[0]);
-        run_case(schema, s, sliding, dir, commit_ms, max_hot, fd[1], budget);
-        _exit(2);
+        result res = { 0 };
+        if (restarts) {
+            res.crash_ms = time_restart(schema, sliding, dir, max_hot, &res.crash_open_ms);
+            res.restart_ms = time_restart(schema, sliding, dir, max_hot, &res.open_ms);
+        } else {
+            /* crash: ends the process right after the last commit */
+            res = run_case(schema, s, sliding, dir, commit_ms, max_hot, crash ? fd[1] : -1, budget);
+        }
+        ssize_t n = write(fd[1], &res, sizeof res);
+        _exit(n == (ssize_t)sizeof res ? 0 : 2);
     }
     close(fd[1]);
     result res;
@@ -263,8 +286,22 @@ static result run_case_then_restart(const rill_schema *schema, const stream *s, 
     int st;
     waitpid(pid, &st, 0);
     if (n != (ssize_t)sizeof res || !WIFEXITED(st) || WEXITSTATUS(st)) die("run", "the child failed");
-    res.crash_ms = time_restart(schema, sliding, dir, max_hot, &res.crash_open_ms);
-    res.restart_ms = time_restart(schema, sliding, dir, max_hot, &res.open_ms);
+    return res;
+}
+
+/* A RocksDB case; with restart, it ends in a crash after its last commit,
+ * and then the restart after that crash (the log replayed) and, after a
+ * clean close, the restart from flushed tables are timed. */
+static result run_rocksdb(const rill_schema *schema, const stream *s, bool sliding, const char *dir,
+                          double commit_ms, size_t max_hot, double budget, bool restart) {
+    result res = in_child(schema, s, sliding, dir, commit_ms, max_hot, budget, restart, false);
+    if (restart) {
+        result r = in_child(schema, s, sliding, dir, 0, max_hot, 0, false, true);
+        res.crash_ms = r.crash_ms;
+        res.crash_open_ms = r.crash_open_ms;
+        res.restart_ms = r.restart_ms;
+        res.open_ms = r.open_ms;
+    }
     return res;
 }
 
@@ -322,40 +359,44 @@ int main(int argc, char **argv) {
                 char base[80];
                 snprintf(base, sizeof base, "%s/%s/%s", sliding ? "sliding" : "tumbling",
                          zipf ? "zipf" : "uniform", sizes[zi].label);
+                /* runs[1] is the baseline of "vs mem" */
                 struct { const char *state; double commit_ms; const char *clabel; bool restart; } runs[] = {
+                    { "memory", NEVER, "none", false },
                     { "memory", 1000, "1s", false },
                     { "rocksdb", -1, "batch", false },
                     { "rocksdb", 100, "100ms", false },
                     { "rocksdb", 1000, "1s", true },
                 };
+                const size_t n_runs = sizeof runs / sizeof runs[0];
                 bool any = false;
-                for (size_t r = 0; r < 4; r++) {
+                for (size_t r = 0; r < n_runs; r++) {
                     char name[160];
                     snprintf(name, sizeof name, "%s/%s/commit=%s", base, runs[r].state, runs[r].clabel);
                     if (!filter || strstr(name, filter)) any = true;
                 }
                 if (!any) continue;
                 g_rng = 0x9E3779B97F4A7C15ULL + (uint64_t)di; /* the same stream for each state */
-                stream s = make_stream(schema, sizes[zi].events, sizes[zi].keys, zipf, sizes[zi].per_10s);
-                double mem_rate = 0;
-                for (size_t r = 0; r < 4; r++) {
-                    if (zi == 1 && r == 1) continue; /* 10 M keys: no per-batch commits */
+                stream s = make_stream(schema, sizes[zi].events, sizes[zi].keys, zipf, false,
+                                       sizes[zi].per_10s);
+                double mem_rate = 0, none_rate = 0;
+                for (size_t r = 0; r < n_runs; r++) {
+                    if (zi == 1 && r == 2) continue; /* 10 M keys: no per-batch commits */
                     char name[160];
                     snprintf(name, sizeof name, "%s/%s/commit=%s", base, runs[r].state, runs[r].clabel);
-                    if (filter && !strstr(name, filter) && r != 0) continue;
+                    if (filter && !strstr(name, filter) && r != 1) continue;
                     bool rocks = !strcmp(runs[r].state, "rocksdb");
                     char dir[128];
                     snprintf(dir, sizeof dir, "%s/db", tmpl);
                     rm_rf(dir);
                     result res =
-                        runs[r].restart
-                            ? run_case_then_restart(schema, &s, sliding, dir, runs[r].commit_ms,
-                                                    sizes[zi].max_hot, sizes[zi].budget)
-                            : run_case(schema, &s, sliding, rocks ? dir : NULL, runs[r].commit_ms,
-                                       rocks ? sizes[zi].max_hot : 0, -1, sizes[zi].budget);
+                        rocks ? run_rocksdb(schema, &s, sliding, dir, runs[r].commit_ms,
+                                            sizes[zi].max_hot, sizes[zi].budget, runs[r].restart)
+                              : run_case(schema, &s, sliding, NULL, runs[r].commit_ms, 0, -1,
+                                         sizes[zi].budget);
                     rm_rf(dir);
                     double rate = (double)res.events / res.seconds;
-                    if (!rocks) mem_rate = rate;
+                    if (r == 0) none_rate = rate;
+                    if (r == 1) mem_rate = rate;
                     char restart[48] = "", restart_json[160] = "";
                     if (runs[r].restart) {
                         snprintf(restart, sizeof restart, "%.0f/%.0f ms", res.crash_ms, res.restart_ms);
@@ -364,24 +405,51 @@ int main(int argc, char **argv) {
                                  "\"restart_after_close_ms\":%.1f,\"of_which_open_after_close_ms\":%.1f",
                                  res.crash_ms, res.crash_open_ms, res.restart_ms, res.open_ms);
                     }
-                    printf("%-46s %12.0f %8.0f%% %8llu %9.0f%% %16s\n", name, rate,
-                           mem_rate > 0 ? 100 * rate / mem_rate : 100.0,
+                    char vs[16] = "-", vs_json[16] = "null";
+                    if (mem_rate > 0) {
+                        snprintf(vs, sizeof vs, "%.0f%%", 100 * rate / mem_rate);
+                        snprintf(vs_json, sizeof vs_json, "%.3f", rate / mem_rate);
+                    }
+                    printf("%-46s %12.0f %9s %8llu %9.0f%% %16s\n", name, rate, vs,
                            (unsigned long long)res.commits, 100 * res.commit_seconds / res.seconds, restart);
                     fflush(stdout);
                     add_json("{\"bench\":\"state\",\"case\":\"%s\",\"graph\":\"%s\",\"keys\":%lld,"
                              "\"popularity\":\"%s\",\"state\":\"%s\",\"commit\":\"%s\",\"max_hot_keys\":%zu,"
-                             "\"events\":%llu,\"events_per_s\":%.0f,\"vs_memory\":%.3f,\"commits\":%llu,"
+                             "\"events\":%llu,\"events_per_s\":%.0f,\"vs_memory\":%s,\"commits\":%llu,"
+                             "\"vs_memory_no_commits\":%.3f,"
                              "\"commit_share\":%.3f,\"keys_in_state\":%llu,\"records\":%llu%s}",
                              name, sliding ? "sliding 60s/10s" : "tumbling 10s", (long long)sizes[zi].keys,
                              zipf ? "zipf1.0" : "uniform", runs[r].state, runs[r].clabel,
                              rocks ? sizes[zi].max_hot : 0, (unsigned long long)res.events, rate,
-                             mem_rate > 0 ? rate / mem_rate : 1.0, (unsigned long long)res.commits,
-                             res.commit_seconds / res.seconds, (unsigned long long)res.keys_after,
+                             vs_json, (unsigned long long)res.commits,
+                             none_rate > 0 ? rate / none_rate : 1.0, res.commit_seconds / res.seconds, (unsigned long long)res.keys_after,
                              (unsigned long long)res.records, restart_json);
                 }
                 stream_free(&s);
             }
         }
+    }
+    if (big && (!filter || strstr("restart/tumbling/10M", filter))) {
+        /* restart time with 10 M keys in the state: every key once (all in
+         * one window), RocksDB with 1 M hot keys, commits every second */
+        stream s = make_stream(schema, 10000000, 10000000, false, true, 1e9);
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/db", tmpl);
+        rm_rf(dir);
+        result res = run_rocksdb(schema, &s, false, dir, 1000, 1000000, 1e9, true);
+        rm_rf(dir);
+        double rate = (double)res.events / res.seconds;
+        printf("%-46s %12.0f %9s %8llu %9.0f%% %9.0f/%.0f ms\n", "restart/tumbling/10M", rate, "",
+               (unsigned long long)res.commits, 100 * res.commit_seconds / res.seconds, res.crash_ms,
+               res.restart_ms);
+        add_json("{\"bench\":\"state\",\"case\":\"restart/tumbling/10M\",\"keys\":10000000,"
+                 "\"keys_in_state\":%llu,\"events\":%llu,\"events_per_s\":%.0f,\"commits\":%llu,"
+                 "\"restart_after_crash_ms\":%.1f,\"of_which_open_ms\":%.1f,"
+                 "\"restart_after_close_ms\":%.1f,\"of_which_open_after_close_ms\":%.1f}",
+                 (unsigned long long)res.keys_after, (unsigned long long)res.events, rate,
+                 (unsigned long long)res.commits, res.crash_ms, res.crash_open_ms, res.restart_ms,
+                 res.open_ms);
+        stream_free(&s);
     }
     for (size_t i = 0; i < g_n_json; i++) printf("%s\n", g_json[i].text);
     free(g_json);
