@@ -9,11 +9,13 @@
  * An event is emitted once the watermark reaches its time (W >= t), when no
  * on-time event can still fall before it; in an in-order stream with no
  * out-of-orderness bound that is at once. Until then it waits in its key's
- * pending list, sorted by (t, arrival). Emitted events enter the key's
- * two-stacks FIFO (fifo_agg.c) as single-event partial aggregates; the
- * window's rule drops them from the front (older than t - size, another
- * tumbling window, or a gap >= the session gap), so every record costs O(1)
- * amortised merges for any aggregate.
+ * pending list, sorted by (t, arrival). For the trailing window, emitted
+ * events enter the key's two-stacks FIFO (fifo_agg.c) as single-event
+ * partial aggregates and leave it from the front once older than t - size,
+ * so every record costs O(1) amortised merges for any aggregate. Tumbling
+ * and session windows only grow until they restart (another window, or a
+ * gap >= the session gap), so their FIFO is kept collapsed to one element,
+ * the aggregate so far, which keeps their state (and each commit) small.
  *
  * An event behind the watermark (t < W) is late: records already emitted
  * cannot be revised, so it goes to the late output whatever the allowed
@@ -33,7 +35,7 @@
 #include "operators/operator.h"
 #include "operators/timers.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
 
 typedef struct pend_hdr {
     int64_t ts;
@@ -49,13 +51,14 @@ typedef struct oe_key {
     uint32_t n_pend, cap_pend;
     uint64_t next_seq;
     int64_t due;
+    int64_t run_start;    /* session so far: its first event's time */
     uint8_t fifo_ready;
 } oe_key;
 
 typedef struct oe_op oe_op;
 /* Drop from f what is outside the window of an event at ts; return the
  * window's start. One per window kind, chosen at compile time. */
-typedef int64_t (*evict_fn)(const oe_op *o, rill_fifo_agg *f, int64_t ts);
+typedef int64_t (*evict_fn)(const oe_op *o, oe_key *k, int64_t ts);
 /* The watermark at which a key whose newest emitted event is at `newest`
  * has nothing left in any future event's window. */
 typedef int64_t (*expiry_fn)(const oe_op *o, int64_t newest);
@@ -63,6 +66,9 @@ typedef int64_t (*expiry_fn)(const oe_op *o, int64_t newest);
 struct oe_op {
     rill_op base;
     evict_fn evict;
+    /* Tumbling and session windows only ever grow until they restart, so
+     * their FIFO is kept collapsed to one element: the aggregate so far. */
+    bool collapse;
     expiry_fn expiry;
     int64_t size, offset, gap;
     size_t pstride; /* pend_hdr + block */
@@ -96,20 +102,24 @@ static int64_t tumble_start(const oe_op *o, int64_t t) {
     return rill__floor_div(t - o->offset, o->size) * o->size + o->offset;
 }
 
-static int64_t evict_trailing(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+static int64_t evict_trailing(const oe_op *o, oe_key *k, int64_t ts) {
+    rill_fifo_agg *f = &k->fifo;
     while (rill__fifo_len(f) && rill__fifo_stamp(f, 0) <= ts - o->size) rill__fifo_pop(f);
     return ts - o->size + 1;
 }
 
-static int64_t evict_tumbling(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+static int64_t evict_tumbling(const oe_op *o, oe_key *k, int64_t ts) {
+    rill_fifo_agg *f = &k->fifo;
     int64_t start = tumble_start(o, ts);
     if (rill__fifo_len(f) && rill__fifo_back_stamp(f) < start) rill__fifo_clear(f);
     return start;
 }
 
-static int64_t evict_session(const oe_op *o, rill_fifo_agg *f, int64_t ts) {
+static int64_t evict_session(const oe_op *o, oe_key *k, int64_t ts) {
+    rill_fifo_agg *f = &k->fifo;
     if (rill__fifo_len(f) && ts - rill__fifo_back_stamp(f) >= o->gap) rill__fifo_clear(f);
-    return rill__fifo_len(f) ? rill__fifo_stamp(f, 0) : ts;
+    if (!rill__fifo_len(f)) k->run_start = ts;
+    return k->run_start;
 }
 
 static int64_t expiry_trailing(const oe_op *o, int64_t newest) { return rill__time_add(newest, o->size); }
@@ -142,10 +152,14 @@ static int emit_event(oe_op *o, uint32_t idx, int64_t ts, const void *block, con
                       size_t idlen) {
     oe_key *k = rill__kt_value(&o->kt, idx);
     rill_fifo_agg *f = &k->fifo;
-    int64_t start = o->evict(o, f, ts);
+    int64_t start = o->evict(o, k, ts);
     int rc = rill__fifo_push(f, ts, block);
     if (rc) return rc;
     rill__fifo_query(f, o->tmp);
+    if (o->collapse) { /* keep only the aggregate so far, stamped with ts */
+        rill__fifo_clear(f);
+        if ((rc = rill__fifo_push(f, ts, o->tmp)) != RILL_OK) return rc;
+    }
     rill_kt_entry *e = rill__kt_entry(&o->kt, idx);
     return rill__op_emit(&o->base, rill__kt_key(e), e->klen, e->hash, start,
                          rill__time_add(ts, 1), ts, o->tmp, 0, id, idlen);
@@ -267,15 +281,15 @@ static int oe_advance(rill_op *op, int64_t wm) {
     return RILL_OK;
 }
 
-/* Record: version | next_seq | n_fifo | n_pend | fifo (ts | block)... |
- *         pending (ts | idlen(4) | id | block)... */
+/* Record: version | next_seq | run_start | n_fifo | n_pend |
+ *         fifo (ts | block)... | pending (ts | idlen(4) | id | block)... */
 static size_t oe_record_size(const rill_op *op, uint32_t idx) {
     const oe_op *o = (const oe_op *)op;
     const oe_key *k = rill__kt_value(&o->kt, idx);
     size_t bs = op->aggs.block_size;
     size_t nf = k->fifo_ready ? rill__fifo_len(&k->fifo) : 0;
     if (!nf && !k->n_pend) return 0; /* nothing left: delete its record */
-    size_t need = 1 + 8 + 4 + 4 + nf * (8 + bs);
+    size_t need = 1 + 8 + 8 + 4 + 4 + nf * (8 + bs);
     for (uint32_t i = 0; i < k->n_pend; i++) need += 8 + 4 + pend_at(o, k, i)->idlen + bs;
     return need;
 }
@@ -289,6 +303,7 @@ static void oe_record_encode(const rill_op *op, uint32_t idx, char *buf) {
     uint32_t nf32 = (uint32_t)nf;
     *p++ = RECORD_VERSION;
     memcpy(p, &k->next_seq, 8); p += 8;
+    memcpy(p, &k->run_start, 8); p += 8;
     memcpy(p, &nf32, 4); p += 4;
     memcpy(p, &k->n_pend, 4); p += 4;
     for (size_t i = 0; i < nf; i++) {
@@ -312,11 +327,13 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     const char *p = val, *end = p + vlen;
     uint64_t seq;
     uint32_t nf, np;
-    if (vlen < 17 || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
+    int64_t run_start;
+    if (vlen < 25 || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
     memcpy(&seq, p + 1, 8);
-    memcpy(&nf, p + 9, 4);
-    memcpy(&np, p + 13, 4);
-    p += 17;
+    memcpy(&run_start, p + 9, 8);
+    memcpy(&nf, p + 17, 4);
+    memcpy(&np, p + 21, 4);
+    p += 25;
     bool created;
     uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
     if (idx == RILL_KT_NONE) return RILL_ENOMEM;
@@ -324,6 +341,7 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     oe_key *k = rill__kt_value(&o->kt, idx);
     k->due = RILL_TIME_MAX;
     k->h.stored = 1;
+    k->run_start = run_start;
     int rc = key_ready(o, k);
     for (uint32_t i = 0; i < nf && !rc; i++) {
         int64_t ts;
@@ -388,6 +406,7 @@ int rill__op_new_on_event(const char *name, rill_agg_set *aggs, const rill_windo
     const rill_window_spec *w = &opts->window;
     o->evict = w->kind == RILL_WINDOW_SLIDING ? evict_trailing
              : w->kind == RILL_WINDOW_TUMBLING ? evict_tumbling : evict_session;
+    o->collapse = w->kind != RILL_WINDOW_SLIDING;
     o->expiry = w->kind == RILL_WINDOW_SLIDING ? expiry_trailing
               : w->kind == RILL_WINDOW_TUMBLING ? expiry_tumbling : expiry_session;
     o->size = w->size_ms;
