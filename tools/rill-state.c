@@ -12,12 +12,12 @@
  * size, slide, gap, emission mode, aggregates), the watermarks and counters
  * and the named blobs. The fingerprint says which record layout an
  * operator's keys use (the checkpoint functions of operators/window_*.c,
- * version 1, integers in the host's byte order):
+ * version 1 unless said, integers in the host's byte order):
  *   tumbling/sliding, on close:  ver | fired_upto | n | n x (slice start | block)
  *   session, on close:           ver | n | n x (start | last | flags | block)
  *   global:                      ver | count | unemitted | first_ts | last_ts |
  *                                n | total block | n x (slice start | block)
- *   on event:                    ver | next_seq | n_fifo | n_pend |
+ *   on event (version 2):        ver | next_seq | run_start | n_fifo | n_pend |
  *                                n_fifo x (ts | block) |
  *                                n_pend x (ts | id length | id | block)
  * An "entry" is one slice, session, pending slice or event inside a key's
@@ -167,9 +167,12 @@ static json_t *hex(const unsigned char *p, size_t n) {
     return j;
 }
 
+/* The record layout version this tool reads for o's kind of operator. */
+static int layout_version(const opinfo *o) { return o->f == FMT_ON_EVENT ? 2 : 1; }
+
 /* The block size this record implies, or -1 when it cannot tell. */
 static long long block_of(const opinfo *o, const unsigned char *v, size_t n) {
-    if (n < 1 || v[0] != 1) return -1;
+    if (n < 1 || v[0] != layout_version(o)) return -1;
     switch (o->f) {
     case FMT_SLICED: {
         if (n < 13) return -1;
@@ -190,10 +193,10 @@ static long long block_of(const opinfo *o, const unsigned char *v, size_t n) {
         return (long long)((n - 37 - 8 * k) / (k + 1));
     }
     case FMT_ON_EVENT: {
-        if (n < 17) return -1;
-        uint32_t nf = rd32(v + 9), np = rd32(v + 13);
-        if (np || !nf || (n - 17) % nf) return -1;
-        return (long long)((n - 17) / nf) - 8;
+        if (n < 25) return -1;
+        uint32_t nf = rd32(v + 17), np = rd32(v + 21);
+        if (np || !nf || (n - 25) % nf) return -1;
+        return (long long)((n - 25) / nf) - 8;
     }
     default: return -1;
     }
@@ -202,12 +205,12 @@ static long long block_of(const opinfo *o, const unsigned char *v, size_t n) {
 /* Entries inside a record (slices, sessions, pending slices and events);
  * -1 when the layout is unknown or the record does not fit it. */
 static long long entries_of(const opinfo *o, const unsigned char *v, size_t n) {
-    if (!o || n < 1 || v[0] != 1) return -1;
+    if (!o || n < 1 || v[0] != layout_version(o)) return -1;
     switch (o->f) {
     case FMT_SLICED: return n >= 13 ? (long long)rd32(v + 9) : -1;
     case FMT_SESSION: return n >= 5 ? (long long)rd32(v + 1) : -1;
     case FMT_GLOBAL: return n >= 37 ? 1 + (long long)rd32(v + 33) : -1;
-    case FMT_ON_EVENT: return n >= 17 ? (long long)rd32(v + 9) + rd32(v + 13) : -1;
+    case FMT_ON_EVENT: return n >= 25 ? (long long)rd32(v + 17) + rd32(v + 21) : -1;
     default: return -1;
     }
 }
@@ -567,9 +570,10 @@ static json_t *dump_global(opinfo *o, const unsigned char *v, size_t n, long lon
 
 static json_t *dump_on_event(opinfo *o, const unsigned char *v, size_t n, long long bs) {
     json_t *r = json_object();
-    uint32_t nf = rd32(v + 9), np = rd32(v + 13);
+    uint32_t nf = rd32(v + 17), np = rd32(v + 21);
     json_object_set_new(r, "next_seq", json_integer(rd64(v + 1)));
-    const unsigned char *p = v + 17, *end = v + n;
+    json_object_set_new(r, "run_start", json_integer(rd64(v + 9)));
+    const unsigned char *p = v + 25, *end = v + n;
     json_t *fifo = json_array(), *pend = json_array();
     for (uint32_t i = 0; i < nf && (size_t)(end - p) >= (size_t)(8 + bs); i++) {
         json_t *s = json_object();
@@ -647,15 +651,15 @@ static int cmd_dump(rill_state *s, graph *g, const char *opname, const char *key
     }
     json_object_set_new(r, "version", vlen ? json_integer(v[0]) : json_null());
     long long bs = o ? block_of(o, v, vlen) : -1;
-    if (o && bs < 0 && o->f != FMT_UNKNOWN && vlen && v[0] == 1) {
+    if (o && bs < 0 && o->f != FMT_UNKNOWN && vlen && v[0] == layout_version(o)) {
         /* this record cannot tell its block size: another key's can */
         find_block f = { o };
         rill_state_scan(s, ns, NULL, 0, NULL, 0, block_visit, &f);
         bs = o->block;
-        if (o->f == FMT_ON_EVENT && bs < 0 && vlen >= 17 && rd32(v + 9) == 0 && rd32(v + 13) == 0) bs = 0;
+        if (o->f == FMT_ON_EVENT && bs < 0 && vlen >= 25 && rd32(v + 17) == 0 && rd32(v + 21) == 0) bs = 0;
     }
     json_t *body = NULL;
-    if (o && bs >= 0 && vlen && v[0] == 1) {
+    if (o && bs >= 0 && vlen && v[0] == layout_version(o)) {
         json_object_set_new(r, "block_bytes", json_integer(bs));
         switch (o->f) {
         case FMT_SLICED: body = dump_sliced(o, v, vlen, bs); break;
