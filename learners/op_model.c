@@ -828,12 +828,10 @@ static int md_restore_key(rill_op *op, const void *key, size_t klen, const void 
     if (vlen < 27 || p[0] != RECORD_VERSION || (p[1] != ENTRY_WAITING && p[1] != ENTRY_LABELLED) ||
         vlen != 27 + (p[26] ? 8 * o->dim : 0) || (p[26] && !o->sgd))
         return RILL_ECORRUPT;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     join_entry *e = rill__kt_value(&o->kt, idx);
-    e->h.stored = 1;
     e->state = (uint8_t)p[1];
     memcpy(&e->ts, p + 2, 8);
     memcpy(&e->due, p + 10, 8);

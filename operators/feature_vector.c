@@ -572,12 +572,10 @@ static int fv_restore_key(rill_op *op, const void *key, size_t klen, const void 
     memcpy(&ns, p + 1, 4);
     p += 5;
     if (ns != o->n_src) return RILL_ECORRUPT;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     fv_key *k = rill__kt_value(&o->kt, idx);
-    k->h.stored = 1;
     int rc = key_ready(o, k);
     for (size_t s = 0; !rc && s < o->n_src; s++) {
         uint32_t n;

@@ -199,6 +199,15 @@ int rill__op_evict(rill_op *op) {
 
 /* ---- dirty keys and checkpoints -------------------------------------------- */
 
+int rill__op_restore_slot(rill_op *op, const void *key, size_t klen, uint32_t *idx) {
+    bool created;
+    *idx = rill__kt_upsert(op->kt, key, klen, rill__key_hash(key, klen), &created);
+    if (*idx == RILL_KT_NONE) return RILL_ENOMEM;
+    if (!created) return RILL_ECORRUPT;
+    ((rill_key_hdr *)rill__kt_value(op->kt, *idx))->stored = 1;
+    return RILL_OK;
+}
+
 int rill__op_mark_dirty(rill_op *op, uint32_t idx) {
     rill_key_hdr *h = rill__kt_value(op->kt, idx);
     if (h->dirty) return RILL_OK;

@@ -148,6 +148,11 @@ uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t has
  * most max_hot_keys stay in memory. */
 int rill__op_evict(rill_op *op);
 
+/* The table index for a key being restored from its record: a new entry,
+ * marked stored, in *idx. RILL_ECORRUPT if the key is already there (two
+ * records for one key), RILL_ENOMEM. */
+int rill__op_restore_slot(rill_op *op, const void *key, size_t klen, uint32_t *idx);
+
 /* Note that key idx changed: the next checkpoint writes it. */
 int rill__op_mark_dirty(rill_op *op, uint32_t idx);
 

@@ -248,10 +248,9 @@ static int glob_restore_key(rill_op *op, const void *key, size_t klen, const voi
     if (vlen < head + op->aggs.block_size || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
     memcpy(&n, p + 33, 4);
     if (vlen != head + op->aggs.block_size + (size_t)n * o->stride) return RILL_ECORRUPT;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     glob_key *k = rill__kt_value(&o->kt, idx);
     if (n) {
         k->pending = malloc((size_t)n * o->stride);
@@ -267,7 +266,6 @@ static int glob_restore_key(rill_op *op, const void *key, size_t klen, const voi
     memcpy(&k->first_ts, p + 17, 8);
     memcpy(&k->last_ts, p + 25, 8);
     memcpy(total_of(k), p + head, op->aggs.block_size);
-    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     int64_t due = glob_due(o, k);
     return due == RILL_TIME_MAX ? RILL_OK : arm(o, idx, k, due);

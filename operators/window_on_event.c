@@ -334,13 +334,11 @@ static int oe_restore_key(rill_op *op, const void *key, size_t klen, const void 
     memcpy(&nf, p + 17, 4);
     memcpy(&np, p + 21, 4);
     p += 25;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     oe_key *k = rill__kt_value(&o->kt, idx);
     k->due = RILL_TIME_MAX;
-    k->h.stored = 1;
     k->run_start = run_start;
     int rc = key_ready(o, k);
     for (uint32_t i = 0; i < nf && !rc; i++) {

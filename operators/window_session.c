@@ -238,10 +238,9 @@ static int sess_restore_key(rill_op *op, const void *key, size_t klen, const voi
     if (vlen < 5 || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
     memcpy(&n, p + 1, 4);
     if (n == 0 || vlen != 5 + (size_t)n * o->stride) return RILL_ECORRUPT;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     sess_key *k = rill__kt_value(&o->kt, idx);
     k->v = malloc((size_t)n * o->stride);
     if (!k->v) {
@@ -250,7 +249,6 @@ static int sess_restore_key(rill_op *op, const void *key, size_t klen, const voi
     }
     memcpy(k->v, p + 5, (size_t)n * o->stride);
     k->n = k->cap = n;
-    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     return reschedule(o, idx, k);
 }

@@ -434,10 +434,9 @@ static int sliced_restore_key(rill_op *op, const void *key, size_t klen, const v
     if (vlen < 13 || p[0] != RECORD_VERSION) return RILL_ECORRUPT;
     memcpy(&n, p + 9, 4);
     if (vlen != 13 + (size_t)n * o->stride || n == 0) return RILL_ECORRUPT;
-    bool created;
-    uint32_t idx = rill__kt_upsert(&o->kt, key, klen, rill__key_hash(key, klen), &created);
-    if (idx == RILL_KT_NONE) return RILL_ENOMEM;
-    if (!created) return RILL_ECORRUPT;
+    uint32_t idx;
+    int src = rill__op_restore_slot(&o->base, key, klen, &idx);
+    if (src) return src;
     sliced_key *k = rill__kt_value(&o->kt, idx);
     k->slices = malloc((size_t)n * o->stride);
     if (!k->slices) {
@@ -447,7 +446,6 @@ static int sliced_restore_key(rill_op *op, const void *key, size_t klen, const v
     memcpy(&k->fired_upto, p + 1, 8);
     memcpy(k->slices, p + 13, (size_t)n * o->stride);
     k->n = k->cap = n;
-    k->h.stored = 1;
     k->due = RILL_TIME_MAX;
     k->next_end = next_window_end(o, k, k->fired_upto);
     return schedule(o, idx, k);
