@@ -9,8 +9,13 @@
 #include "operators/keytable.h"
 #include "rill/error.h"
 
+/* A slot is (low 32 bits of the hash) << 32 | (index + 1). The home slot
+ * is hash & mask, bits the tag holds too, so moving or rehashing a slot
+ * needs no visit to its entry (a cache miss per slot at millions of keys);
+ * the tag bits above the mask still tell most probe-run neighbours apart. */
 #define SLOT_INDEX(s) ((uint32_t)((s) & 0xffffffffu) - 1u)
 #define SLOT_TAG(s) ((s) >> 32)
+#define HASH_TAG(h) ((uint64_t)(uint32_t)(h))
 
 int rill__kt_init(rill_keytable *kt, size_t value_size) {
     memset(kt, 0, sizeof *kt);
@@ -38,7 +43,7 @@ static bool key_eq(const rill_kt_entry *e, const void *key, size_t klen, uint64_
 }
 
 uint32_t rill__kt_find(const rill_keytable *kt, const void *key, size_t klen, uint64_t hash) {
-    uint64_t tag = hash >> 32;
+    uint64_t tag = HASH_TAG(hash);
     for (size_t pos = hash & kt->mask;; pos = (pos + 1) & kt->mask) {
         uint64_t s = kt->slots[pos];
         if (!s) return RILL_KT_NONE;
@@ -52,7 +57,7 @@ uint32_t rill__kt_find(const rill_keytable *kt, const void *key, size_t klen, ui
 static void slot_insert(uint64_t *slots, size_t mask, uint64_t hash, uint32_t idx) {
     size_t pos = hash & mask;
     while (slots[pos]) pos = (pos + 1) & mask;
-    slots[pos] = ((hash >> 32) << 32) | ((uint64_t)idx + 1);
+    slots[pos] = HASH_TAG(hash) << 32 | ((uint64_t)idx + 1);
 }
 
 static int grow_slots(rill_keytable *kt) {
@@ -61,7 +66,7 @@ static int grow_slots(rill_keytable *kt) {
     if (!slots) return RILL_ENOMEM;
     for (size_t i = 0; i <= kt->mask; i++) {
         uint64_t s = kt->slots[i];
-        if (s) slot_insert(slots, cap - 1, rill__kt_entry(kt, SLOT_INDEX(s))->hash, SLOT_INDEX(s));
+        if (s) slot_insert(slots, cap - 1, SLOT_TAG(s), SLOT_INDEX(s));
     }
     free(kt->slots);
     kt->slots = slots;
@@ -121,7 +126,7 @@ void rill__kt_remove(rill_keytable *kt, uint32_t idx) {
     /* backward-shift: pull later members of the probe run into the hole */
     size_t hole = pos;
     for (size_t j = (hole + 1) & kt->mask; kt->slots[j]; j = (j + 1) & kt->mask) {
-        size_t home = rill__kt_entry(kt, SLOT_INDEX(kt->slots[j]))->hash & kt->mask;
+        size_t home = SLOT_TAG(kt->slots[j]) & kt->mask;
         /* move j into hole if its home is not in (hole, j] cyclically */
         bool in_between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!in_between) {

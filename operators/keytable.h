@@ -1,7 +1,7 @@
 /* operators/keytable.h — per-operator map from key bytes to per-key state.
  *
  * Open addressing with linear probing over a slot array that holds the
- * top bits of each key's hash next to its entry index, so most probes never
+ * low 32 bits of each key's hash next to its entry index, so most probes never
  * touch an entry. Entries live in one array at stable indices (timers and
  * dirty lists refer to them by index), freed indices are reused, and each
  * entry carries the operator's fixed-size per-key value inline.
@@ -26,7 +26,7 @@ typedef struct rill_kt_entry {
 } rill_kt_entry;
 
 typedef struct rill_keytable {
-    uint64_t *slots;   /* (hash >> 32) << 32 | (index + 1); 0 = empty */
+    uint64_t *slots;   /* (uint32_t)hash << 32 | (index + 1); 0 = empty */
     size_t mask;       /* slots - 1 */
     size_t count;      /* live keys */
     char *entries;
@@ -60,7 +60,7 @@ static inline void rill__kt_prefetch_slot(const rill_keytable *kt, uint64_t hash
 }
 static inline const void *rill__kt_prefetch_entry(const rill_keytable *kt, uint64_t hash) {
     uint64_t s = kt->slots[hash & kt->mask];
-    if (!s || (s >> 32) != (hash >> 32)) return NULL;
+    if (!s || (s >> 32) != (uint32_t)hash) return NULL;
     const char *e = kt->entries + (size_t)((uint32_t)s - 1u) * kt->entry_size;
     __builtin_prefetch(e);
     __builtin_prefetch(e + 64);

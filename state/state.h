@@ -98,5 +98,13 @@ typedef int (*rill_state_batch_fn)(void *user, rill_state_op op, uint32_t ns,
                                    const void *key, size_t klen,
                                    const void *val, size_t vlen);
 int rill__state_batch_each(const rill_state_batch *wb, rill_state_batch_fn fn, void *user);
+/* The same operations with puts and deletes in key order ((ns, key) under
+ * byte-wise comparison, shorter first) between range deletes, which stay
+ * where they were added; operations on one key keep their relative order,
+ * so the result is what applying them in added order gives. For backends
+ * whose insert is cheaper when keys arrive in order (RocksDB's memtable).
+ * RILL_ENOMEM if the index cannot be allocated (nothing visited). */
+int rill__state_batch_each_sorted(const rill_state_batch *wb, rill_state_batch_fn fn,
+                                  void *user);
 
 #endif

