@@ -98,6 +98,7 @@ struct rill_plan {
     int64_t *ts_scratch;     /* processing-time stamps */
     size_t ts_cap;
     bool broken;             /* a failed commit or allocation: stop */
+    rill_state_batch *inflight; /* the background commit's batch, until waited for */
     char errmsg[512];
 };
 

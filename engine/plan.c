@@ -52,6 +52,10 @@ const char *rill_plan_errmsg(const rill_plan *p) { return p ? p->errmsg : "no pl
 
 void rill_plan_free(rill_plan *p) {
     if (!p) return;
+    if (p->inflight) { /* the writer still reads it */
+        rill__state_commit_wait(p->state);
+        rill__state_batch_free(p->inflight);
+    }
     for (size_t i = 0; i < p->n_sources; i++) {
         free(p->sources[i].name);
         rill_schema_free(p->sources[i].schema);
@@ -366,11 +370,12 @@ int rill_plan_get_blob(const rill_plan *p, const char *name, const void **data, 
 
 #define META_FINGERPRINT "fingerprint"
 
-/* Every key is clean right after a commit or a restore: the moment to
- * shrink the operators' in-memory caches to their budget. */
-static int evict_cold(rill_plan *p) {
+/* Right after a checkpoint, when every key's record is current: shrink the
+ * operators' in-memory caches to their budget. park: that checkpoint is
+ * still being written, keep copies of what is evicted. */
+static int evict_cold(rill_plan *p, bool park) {
     for (size_t i = 0; i < p->n_ops; i++) {
-        int rc = rill__op_evict(p->ops[i].op);
+        int rc = rill__op_evict(p->ops[i].op, park);
         if (rc) {
             p->broken = true;
             return rill__plan_error(p, rc, "evicting cold keys of operator '%s': %s", p->ops[i].op->name,
@@ -390,8 +395,10 @@ static int put_meta(rill_state_batch *wb, uint32_t ns, const char *prefix, const
 
 typedef struct op_meta { int64_t wm; uint64_t events_in, late, emitted; } op_meta;
 
-int rill_plan_commit(rill_plan *p) {
-    if (!p) return RILL_EINVAL;
+/* Collect the checkpoint (what every operator changed since the last one,
+ * the watermarks, counters, blobs and the fingerprint) in one batch and
+ * hand it to the state's writer; p->inflight holds it until the wait. */
+static int commit_begin(rill_plan *p) {
     if (p->broken) return rill__plan_error(p, RILL_ESTATE, "the plan stopped after an earlier error: %s", p->errmsg);
     rill_state_batch *wb = rill__state_batch_new();
     if (!wb) return rill__plan_error(p, RILL_ENOMEM, "commit: out of memory");
@@ -414,20 +421,60 @@ int rill_plan_commit(rill_plan *p) {
     if (!rc)
         rc = rill__state_batch_put(wb, p->meta_ns, META_FINGERPRINT, strlen(META_FINGERPRINT),
                                    p->fingerprint, strlen(p->fingerprint));
-    if (!rc && (rc = rill__state_commit(p->state, wb)) != RILL_OK) {
-        /* operators already handed over their changes: the plan cannot
-         * continue consistently, it must be resumed from the last commit */
+    if (!rc && (rc = rill__state_commit_start(p->state, wb)) != RILL_OK) {
         rill__state_batch_free(wb);
         p->broken = true;
         return rill__plan_error(p, rc, "commit failed: %s", rill_state_errmsg(p->state));
     }
-    rill__state_batch_free(wb);
     if (rc) {
+        /* operators already handed over their changes: the plan cannot
+         * continue consistently, it must be resumed from the last commit */
+        rill__state_batch_free(wb);
         p->broken = true;
         return rill__plan_error(p, rc, "commit: %s", rill_strerror(rc));
     }
+    p->inflight = wb;
     for (size_t i = 0; i < p->n_blobs; i++) p->blobs[i].dirty = false;
-    return evict_cold(p);
+    return RILL_OK;
+}
+
+/* One commit in flight at a time, so the previous one is waited for first
+ * (commits are written in the order they were started). Keys evicted now
+ * keep a parked copy while the batch is written in the background. */
+int rill_plan_commit_start(rill_plan *p) {
+    if (!p) return RILL_EINVAL;
+    int rc = rill_plan_commit_wait(p);
+    if (!rc) rc = commit_begin(p);
+    if (!rc) rc = evict_cold(p, rill__state_commit_in_background(p->state));
+    return rc;
+}
+
+int rill_plan_commit_wait(rill_plan *p) {
+    if (!p) return RILL_EINVAL;
+    if (!p->inflight) return RILL_OK;
+    int rc = rill__state_commit_wait(p->state);
+    rill__state_batch_free(p->inflight);
+    p->inflight = NULL;
+    for (size_t i = 0; i < p->n_ops; i++) rill__op_commit_written(p->ops[i].op);
+    if (rc) {
+        p->broken = true;
+        return rill__plan_error(p, rc, "commit failed: %s", rill_state_errmsg(p->state));
+    }
+    return RILL_OK;
+}
+
+bool rill_plan_commit_written(const rill_plan *p) {
+    return !p || !p->inflight || rill__state_commit_finished(p->state);
+}
+
+/* Written before evicting: no copies to park. */
+int rill_plan_commit(rill_plan *p) {
+    if (!p) return RILL_EINVAL;
+    int rc = rill_plan_commit_wait(p);
+    if (!rc) rc = commit_begin(p);
+    if (!rc) rc = rill_plan_commit_wait(p);
+    if (!rc) rc = evict_cold(p, false);
+    return rc;
 }
 
 /* The first line where two fingerprints differ, for the error message. */
@@ -545,5 +592,5 @@ int rill__plan_restore(rill_plan *p) {
         if (rc) return rill__plan_error(p, rc, "restoring operator '%s': %s", op->name,
                                         rc == RILL_ECORRUPT ? "a key's record is corrupt" : rill_strerror(rc));
     }
-    return evict_cold(p);
+    return evict_cold(p, false);
 }

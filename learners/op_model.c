@@ -959,7 +959,7 @@ int rill__op_new_model(const rill__model_cfg *c, const char *name, const char *c
     o->base.name = strdup(name);
     o->features_name = strdup(in_names[0]);
     o->labels_name = n_in > 1 ? strdup(in_names[1]) : NULL;
-    if (rill__kt_init(&o->base.cold, sizeof(int64_t)) || rill__kt_init(&o->kt, sizeof(join_entry)) ||
+    if (rill__kt_init(&o->base.cold, sizeof(rill_cold_key)) || rill__kt_init(&o->kt, sizeof(join_entry)) ||
         !o->base.name || !o->features_name || (n_in > 1 && !o->labels_name))
         goto fail_nomem;
     /* the vector: every value of the first input, in order */

@@ -719,7 +719,7 @@ int rill__op_new_features(const rill__fv_cfg *c, const char *name, const char *c
     o->inputs = calloc(n_in, sizeof *o->inputs);
     o->srcs = calloc(n_in, sizeof *o->srcs);
     rill_field *fields = calloc(c->n, sizeof *fields);
-    if (rill__kt_init(&o->base.cold, sizeof(int64_t)) != RILL_OK || rill__kt_init(&o->kt, sizeof(fv_key)) ||
+    if (rill__kt_init(&o->base.cold, sizeof(rill_cold_key)) != RILL_OK || rill__kt_init(&o->kt, sizeof(fv_key)) ||
         !o->base.name || !o->defaults || !o->vals || !o->missing || !o->inputs || !o->srcs || !fields) {
         free(fields);
         goto fail_nomem;

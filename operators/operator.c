@@ -6,14 +6,17 @@
  * result, so a downstream operator can read it like any source.
  *
  * Hot-key cache: an operator keeps its keys' state in memory and writes what
- * changed at each commit. With max_hot_keys set, right after a commit (when
- * every key's record in the state is current) keys not used since the clock
- * hand last passed are evicted until the budget holds: their memory is
+ * changed at each commit. With max_hot_keys set, right after a checkpoint
+ * (when every key's record is current) keys not used since the clock hand
+ * last passed are evicted until the budget holds: their memory is
  * released and only their key and the time they are due back (a window end)
  * stay, in a compact cold table with its own timers. An event for a cold
  * key, or the watermark reaching its due time, reads its record back from
  * the state. So state larger than memory works, at the price of one state
- * read per key brought back.
+ * read per key brought back. When the checkpoint is written in the
+ * background, the state may not hold an evicted key's record yet, so a copy
+ * of it is parked in one buffer until that commit is written, and a key
+ * brought back meanwhile is read from there.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -29,7 +32,7 @@ int rill__op_init(rill_op *op, const rill_op_methods *m, const char *name, rill_
     op->emit = o->emit;
     op->lateness = o->allowed_lateness_ms;
     op->wm = RILL_TIME_MIN;
-    if (rill__kt_init(&op->cold, sizeof(int64_t)) != RILL_OK) {
+    if (rill__kt_init(&op->cold, sizeof(rill_cold_key)) != RILL_OK) {
         snprintf(err, errlen, "operator '%s': out of memory", name);
         return RILL_ENOMEM;
     }
@@ -63,6 +66,8 @@ void rill__op_fini(rill_op *op) {
     op->dirty = NULL;
     rill__kt_free(&op->cold);
     rill__timers_free(&op->cold_timers);
+    free(op->parked.buf);
+    free(op->parked.spans);
     free(op->name);
     free(op->values);
     rill_batch_free(op->out);
@@ -110,15 +115,23 @@ void rill__op_late(rill_op *op, const rill_op_input *in, size_t row, int64_t wm)
 
 /* ---- the hot-key cache ---------------------------------------------------- */
 
-/* Read cold key c back from the state into the operator. */
+/* Read cold key c back into the operator: from its parked copy if the
+ * commit that holds its record is still being written, else from the state. */
 static int fault_in(rill_op *op, uint32_t c) {
     rill_kt_entry *e = rill__kt_entry(&op->cold, c);
-    void *val = NULL;
-    size_t vlen = 0;
-    int rc = rill__state_get(op->state, op->ns, rill__kt_key(e), e->klen, &val, &vlen);
-    if (rc == RILL_OK) {
-        rc = op->m->restore_key(op, rill__kt_key(e), e->klen, val, vlen);
-        free(val);
+    const rill_cold_key *ck = rill__kt_value(&op->cold, c);
+    int rc;
+    if (op->parked.live && ck->parked_gen == op->parked.gen) {
+        const struct rill_parked_span *sp = &op->parked.spans[ck->parked_span];
+        rc = op->m->restore_key(op, rill__kt_key(e), e->klen, op->parked.buf + sp->off, sp->len);
+    } else {
+        void *val = NULL;
+        size_t vlen = 0;
+        rc = rill__state_get(op->state, op->ns, rill__kt_key(e), e->klen, &val, &vlen);
+        if (rc == RILL_OK) {
+            rc = op->m->restore_key(op, rill__kt_key(e), e->klen, val, vlen);
+            free(val);
+        }
     }
     if (rc) {
         snprintf(op->errmsg, sizeof op->errmsg, "reading back an evicted key: %s",
@@ -128,6 +141,38 @@ static int fault_in(rill_op *op, uint32_t c) {
     rill__kt_remove(&op->cold, c);
     op->faults++;
     return RILL_OK;
+}
+
+/* Keep a copy of key idx's record (its checkpoint is still being written):
+ * *span is where. */
+static int park_record(rill_op *op, uint32_t idx, uint32_t *span) {
+    size_t need = op->m->record_size(op, idx);
+    if (op->parked.n_spans == op->parked.spans_cap) {
+        size_t cap = op->parked.spans_cap ? op->parked.spans_cap * 2 : 256;
+        if (cap > UINT32_MAX) return RILL_ENOMEM;
+        struct rill_parked_span *q = realloc(op->parked.spans, cap * sizeof *q);
+        if (!q) return RILL_ENOMEM;
+        op->parked.spans = q;
+        op->parked.spans_cap = cap;
+    }
+    if (need > op->parked.cap - op->parked.len) {
+        size_t cap = op->parked.cap ? op->parked.cap : 4096;
+        while (cap - op->parked.len < need) cap *= 2;
+        char *q = realloc(op->parked.buf, cap);
+        if (!q) return RILL_ENOMEM;
+        op->parked.buf = q;
+        op->parked.cap = cap;
+    }
+    op->m->record_encode(op, idx, op->parked.buf + op->parked.len);
+    *span = (uint32_t)op->parked.n_spans;
+    op->parked.spans[op->parked.n_spans++] = (struct rill_parked_span){ op->parked.len, need };
+    op->parked.len += need;
+    return RILL_OK;
+}
+
+void rill__op_commit_written(rill_op *op) {
+    op->parked.live = false;
+    op->parked.len = op->parked.n_spans = 0;
 }
 
 int rill__op_advance(rill_op *op, int64_t wm) {
@@ -140,7 +185,7 @@ int rill__op_advance(rill_op *op, int64_t wm) {
             }
     while (op->cold.count && rill__timers_pop_due(&op->cold_timers, wm, &t)) {
         rill_kt_entry *e = rill__kt_entry(&op->cold, t.key);
-        if (!e->live || *(int64_t *)rill__kt_value(&op->cold, t.key) != t.time) continue;
+        if (!e->live || ((rill_cold_key *)rill__kt_value(&op->cold, t.key))->due != t.time) continue;
         int rc = fault_in(op, t.key);
         if (rc) return rc;
     }
@@ -165,8 +210,13 @@ uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t has
     return idx;
 }
 
-int rill__op_evict(rill_op *op) {
+int rill__op_evict(rill_op *op, bool park) {
     if (!op->max_hot_keys || op->kt->count <= op->max_hot_keys) return RILL_OK;
+    if (park) { /* a new round: copies of an earlier one are void */
+        rill__op_commit_written(op);
+        op->parked.gen++;
+        op->parked.live = true;
+    }
     /* two turns of the clock at most: the first clears the used marks */
     size_t steps = 2 * op->kt->n_entries;
     while (op->kt->count > op->max_hot_keys && steps--) {
@@ -182,15 +232,19 @@ int rill__op_evict(rill_op *op) {
         size_t klen = e->klen;
         uint64_t hash = e->hash;
         memcpy(key, rill__kt_key(e), klen);
-        assert(((rill_key_hdr *)rill__kt_value(op->kt, idx))->stored); /* only after a commit */
-        int64_t due = op->m->key_due(op, idx);
-        rill__op_drop_key(op, idx);
+        assert(((rill_key_hdr *)rill__kt_value(op->kt, idx))->stored); /* only after a checkpoint */
+        rill_cold_key ck = { .due = op->m->key_due(op, idx) };
         int rc;
+        if (park) {
+            if ((rc = park_record(op, idx, &ck.parked_span)) != RILL_OK) return rc;
+            ck.parked_gen = op->parked.gen;
+        }
+        rill__op_drop_key(op, idx);
         bool created;
         uint32_t c = rill__kt_upsert(&op->cold, key, klen, hash, &created);
         if (c == RILL_KT_NONE) return RILL_ENOMEM;
-        *(int64_t *)rill__kt_value(&op->cold, c) = due;
-        if (due != RILL_TIME_MAX && (rc = rill__timers_push(&op->cold_timers, due, c)) != RILL_OK)
+        *(rill_cold_key *)rill__kt_value(&op->cold, c) = ck;
+        if (ck.due != RILL_TIME_MAX && (rc = rill__timers_push(&op->cold_timers, ck.due, c)) != RILL_OK)
             return rc;
         op->evictions++;
     }

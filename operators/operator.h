@@ -124,11 +124,29 @@ struct rill_op {
     rill_state *state;
     uint32_t ns;
     size_t max_hot_keys;   /* 0 = keep every key in memory */
-    rill_keytable cold;    /* value: int64 due */
+    rill_keytable cold;    /* value: rill_cold_key */
     rill_timer_heap cold_timers;
     size_t clock_hand;
     uint64_t evictions, faults;
+    /* Records of keys evicted while the commit that holds them is still
+     * being written in the background: a read-back takes them from here, as
+     * the state may not have them yet. Dropped once that commit is written. */
+    struct {
+        char *buf;
+        size_t len, cap;
+        struct rill_parked_span { size_t off, len; } *spans;
+        size_t n_spans, spans_cap;
+        uint32_t gen;      /* which eviction round the copies belong to */
+        bool live;
+    } parked;
 };
+
+/* What the cold table keeps of an evicted key. */
+typedef struct rill_cold_key {
+    int64_t due;           /* when it must be back (first: the timers compare it) */
+    uint32_t parked_gen;   /* == parked.gen while parked.live: its record is */
+    uint32_t parked_span;  /* parked.spans[parked_span] */
+} rill_cold_key;
 
 /* Move the watermark to wm: bring back evicted keys due by then, then let
  * the operator fire what closed. */
@@ -144,9 +162,13 @@ static inline int rill__op_catch_up(rill_op *op, int64_t wm) {
 uint32_t rill__op_upsert(rill_op *op, const void *key, size_t klen, uint64_t hash, bool *created,
                          int *status);
 
-/* After a commit (every key clean): evict keys not used lately until at
- * most max_hot_keys stay in memory. */
-int rill__op_evict(rill_op *op);
+/* Right after a checkpoint (every key clean): evict keys not used lately
+ * until at most max_hot_keys stay in memory. park: the checkpoint is being
+ * written in the background, so keep a copy of each evicted record until
+ * rill__op_commit_written. */
+int rill__op_evict(rill_op *op, bool park);
+/* The commit is written (or failed: the plan stops): drop parked copies. */
+void rill__op_commit_written(rill_op *op);
 
 /* The table index for a key being restored from its record: a new entry,
  * marked stored, in *idx. RILL_ECORRUPT if the key is already there (two

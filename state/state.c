@@ -10,6 +10,13 @@
  * Open failures have no object to carry their message, so it goes to a
  * per-thread buffer that rill_state_errmsg(NULL) reads (like dlerror()).
  *
+ * Background commits: a store whose backend allows gets during a commit
+ * gets one writer thread (started at its first background commit), so the
+ * plan goes on processing events while RocksDB inserts the batch. The
+ * writer's messages go to a buffer of their own (a thread-local pointer
+ * redirects rill__state_error on the writer thread), so a get on the main
+ * thread never races it; the wait copies the message over.
+ *
  * Not here: anything a backend knows better (unknown namespace ids, I/O).
  */
 #include <stdarg.h>
@@ -23,11 +30,17 @@
 #define NS_NAME_MAX 255
 
 static _Thread_local char open_errmsg[512];
+/* On a writer thread: the store whose commit it runs. */
+static _Thread_local rill_state *writing_for;
+
+static char *msg_buf(rill_state *s) {
+    return writing_for == s ? s->writer.errmsg : s->errmsg;
+}
 
 int rill__state_error(rill_state *s, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    vsnprintf(msg_buf(s), sizeof s->errmsg, fmt, ap);
     va_end(ap);
     return status;
 }
@@ -42,7 +55,7 @@ int rill__state_open_error(int status, const char *fmt, ...) {
 
 /* A backend that failed without saying why still leaves a message. */
 static int ensure_msg(rill_state *s, int rc, const char *what) {
-    if (rc < 0 && s->errmsg[0] == '\0')
+    if (rc < 0 && msg_buf(s)[0] == '\0')
         rill__state_error(s, rc, "%s state: %s: %s", s->m->name, what, rill_strerror(rc));
     return rc;
 }
@@ -96,19 +109,144 @@ int rill__state_scan(rill_state *s, uint32_t ns, const void *from, size_t flen,
     return s->m->scan(s, ns, from, flen, to, tlen, fn, user);
 }
 
-int rill__state_commit(rill_state *s, const rill_state_batch *wb) {
-    if (!s)
-        return RILL_EINVAL;
-    if (!wb)
-        return rill__state_error(s, RILL_EINVAL, "commit: batch is NULL");
+/* Tests' injected failure, decided on the caller's thread. */
+static int injected_failure(rill_state *s) {
     if (s->fail_commit_countdown > 0 && --s->fail_commit_countdown == 0) {
         s->fail_commit_countdown = -1;
         return rill__state_error(s, RILL_ESTATE,
                                  "%s state: commit: injected failure (nothing applied)",
                                  s->m->name);
     }
-    s->errmsg[0] = '\0';
+    return RILL_OK;
+}
+
+/* The commit itself, on whichever thread runs it; messages go to msg_buf. */
+static int run_commit(rill_state *s, const rill_state_batch *wb) {
+    msg_buf(s)[0] = '\0';
     return ensure_msg(s, s->m->commit(s, wb), "commit");
+}
+
+int rill__state_commit(rill_state *s, const rill_state_batch *wb) {
+    if (!s)
+        return RILL_EINVAL;
+    if (!wb)
+        return rill__state_error(s, RILL_EINVAL, "commit: batch is NULL");
+    if (s->writer.busy)
+        return rill__state_error(s, RILL_EINVAL, "commit: a background commit is in flight");
+    int rc = injected_failure(s);
+    return rc ? rc : run_commit(s, wb);
+}
+
+static void *writer_main(void *arg) {
+    rill_state *s = arg;
+    rill_state_writer *w = &s->writer;
+    writing_for = s;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->running && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->running)
+            break; /* quit, nothing handed over */
+        const rill_state_batch *wb = w->wb;
+        pthread_mutex_unlock(&w->mu);
+        int rc = run_commit(s, wb);
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        w->running = false;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int writer_start(rill_state *s) {
+    rill_state_writer *w = &s->writer;
+    if (pthread_mutex_init(&w->mu, NULL))
+        return RILL_ENOMEM;
+    if (pthread_cond_init(&w->cv, NULL)) {
+        pthread_mutex_destroy(&w->mu);
+        return RILL_ENOMEM;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, s)) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return RILL_ENOMEM;
+    }
+    w->started = true;
+    return RILL_OK;
+}
+
+int rill__state_commit_start(rill_state *s, const rill_state_batch *wb) {
+    if (!s)
+        return RILL_EINVAL;
+    if (!wb)
+        return rill__state_error(s, RILL_EINVAL, "commit: batch is NULL");
+    rill_state_writer *w = &s->writer;
+    if (w->busy)
+        return rill__state_error(s, RILL_EINVAL, "commit: a background commit is in flight");
+    /* Inline: an injected failure, a backend that cannot read during a
+     * commit, or no thread to be had. The wait returns the status. */
+    int rc = injected_failure(s);
+    if (rc || !s->m->concurrent_commit || (!w->started && writer_start(s) != RILL_OK)) {
+        w->rc = rc ? rc : run_commit(s, wb);
+        w->busy = true;
+        w->threaded = false;
+        return RILL_OK;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->wb = wb;
+    w->running = w->busy = w->threaded = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return RILL_OK;
+}
+
+int rill__state_commit_wait(rill_state *s) {
+    if (!s)
+        return RILL_EINVAL;
+    rill_state_writer *w = &s->writer;
+    if (!w->busy)
+        return RILL_OK;
+    if (w->threaded) {
+        pthread_mutex_lock(&w->mu);
+        while (w->running)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        if (w->rc != RILL_OK)
+            memcpy(s->errmsg, w->errmsg, sizeof s->errmsg);
+    }
+    w->busy = false;
+    return w->rc;
+}
+
+bool rill__state_commit_in_background(const rill_state *s) {
+    return s && s->writer.busy && s->writer.threaded;
+}
+
+bool rill__state_commit_finished(rill_state *s) {
+    if (!rill__state_commit_in_background(s))
+        return true;
+    rill_state_writer *w = &s->writer;
+    pthread_mutex_lock(&w->mu);
+    bool running = w->running;
+    pthread_mutex_unlock(&w->mu);
+    return !running;
+}
+
+/* Finish what is in flight and end the writer thread. */
+static void writer_stop(rill_state *s) {
+    rill_state_writer *w = &s->writer;
+    rill__state_commit_wait(s);
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = false;
 }
 
 void rill__state_fail_commit(rill_state *s, long n) {
@@ -117,8 +255,10 @@ void rill__state_fail_commit(rill_state *s, long n) {
 }
 
 void rill_state_close(rill_state *s) {
-    if (s)
-        s->m->close(s);
+    if (!s)
+        return;
+    writer_stop(s);
+    s->m->close(s);
 }
 
 const char *rill_state_errmsg(const rill_state *s) {

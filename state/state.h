@@ -14,6 +14,8 @@
 #ifndef RILL_STATE_STATE_H
 #define RILL_STATE_STATE_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "rill/state.h"
@@ -52,13 +54,33 @@ typedef struct rill_state_methods {
      * stays put while s is open); RILL_ENOT_FOUND past the last. NULL: the
      * store cannot list its namespaces. */
     int (*ns_name)(rill_state *s, size_t i, const char **name);
+    /* Non-zero: get may run on one thread while commit runs on another (a
+     * background commit); zero: background commits run inline. */
+    int concurrent_commit;
 } rill_state_methods;
+
+/* The background writer of rill__state_commit_start (state.c). Zeroed by
+ * the backend's calloc; set up at the first background commit. */
+typedef struct rill_state_writer {
+    bool started;     /* thread, mutex and condition exist */
+    bool busy;        /* a commit was handed over and not yet waited for */
+    bool threaded;    /* ...and given to the thread (not run inline) */
+    bool running;     /* the thread has it and has not finished */
+    bool quit;
+    int rc;           /* status of the last finished commit */
+    const rill_state_batch *wb;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char errmsg[512]; /* the commit's message, copied to errmsg by wait */
+} rill_state_writer;
 
 struct rill_state {
     const rill_state_methods *m;
     char errmsg[512];
     /* fault injection (tests): fail the commit when this reaches zero */
     long fail_commit_countdown; /* < 0: off */
+    rill_state_writer writer;
 };
 
 /* Wrappers the core calls (they fill s->errmsg on failure). */
@@ -68,6 +90,19 @@ int rill__state_get(rill_state *s, uint32_t ns, const void *key, size_t klen,
 int rill__state_scan(rill_state *s, uint32_t ns, const void *from, size_t flen,
                      const void *to, size_t tlen, rill_state_visit_fn fn, void *user);
 int rill__state_commit(rill_state *s, const rill_state_batch *wb);
+/* A commit in the background: hands wb to the store's writer thread and
+ * returns at once (backends without concurrent_commit, and injected
+ * failures, run it here and keep the status for the wait). wb must stay
+ * untouched until rill__state_commit_wait, which returns the commit's
+ * status (RILL_OK with nothing in flight). Gets may run meanwhile; scans,
+ * ns_open and other commits must not. One commit in flight at a time:
+ * RILL_EINVAL if one is. */
+int rill__state_commit_start(rill_state *s, const rill_state_batch *wb);
+int rill__state_commit_wait(rill_state *s);
+/* A commit was handed to the writer thread and not yet waited for. */
+bool rill__state_commit_in_background(const rill_state *s);
+/* Nothing in flight, or its write finished: wait would not block. */
+bool rill__state_commit_finished(rill_state *s);
 /* Tests: make the n-th commit from now fail with RILL_ESTATE (n >= 1; 0 = off). */
 void rill__state_fail_commit(rill_state *s, long n);
 /* Tests, memory backend only (a no-op on others): make its n-th allocation

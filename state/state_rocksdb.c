@@ -454,6 +454,7 @@ static const rill_state_methods rdb_methods = {
     .commit = rdb_commit,
     .close = rdb_close,
     .ns_name = rdb_ns_name,
+    .concurrent_commit = 1, /* RocksDB: gets and writes from any threads */
 };
 
 /* ---- open ---- */

@@ -3,9 +3,13 @@
  * them back when an event or the watermark needs them. Eviction must change
  * nothing but memory: every window kind runs the same random stream twice,
  * once with every key in memory and once with a budget of a few keys and a
- * commit every batch, and the two record sets must be equal.
+ * commit every batch, and the two record sets must be equal. A third run
+ * starts each commit in the background (rill_plan_commit_start) and pushes
+ * the next batch while it is written, so evictions see keys changed since
+ * the batch being written: it must give the same records too.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,8 +59,10 @@ static uint64_t rng(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Run the stream of `seed` through one operator; budget 0 = all in memory. */
-static void run(rill_window_opts wo, uint64_t seed, size_t budget, lines *out, rill_op_stats *stats) {
+/* Run the stream of `seed` through one operator; budget 0 = all in memory;
+ * background: commits started in the background, waited for by the next. */
+static void run(rill_window_opts wo, uint64_t seed, size_t budget, bool background, lines *out,
+                rill_op_stats *stats) {
     char dir[] = "/tmp/rill-evict-XXXXXX";
     assert_non_null(mkdtemp(dir));
     rill_state *st = NULL;
@@ -84,9 +90,11 @@ static void run(rill_window_opts wo, uint64_t seed, size_t budget, lines *out, r
             assert_int_equal(rill_batch_set_f64(b, 0, (double)((u >> 32) % 1000)), RILL_OK);
         }
         if (rill_plan_push(p, "s", b)) fail_msg("push: %s", rill_plan_errmsg(p));
-        if (budget && rill_plan_commit(p)) fail_msg("commit: %s", rill_plan_errmsg(p));
+        if (budget && (background ? rill_plan_commit_start(p) : rill_plan_commit(p)))
+            fail_msg("commit: %s", rill_plan_errmsg(p));
     }
     assert_int_equal(rill_plan_flush(p), RILL_OK);
+    assert_int_equal(rill_plan_commit_wait(p), RILL_OK);
     assert_int_equal(rill_plan_op_stats(p, "w", stats), RILL_OK);
     rill_batch_free(b);
     rill_plan_free(p);
@@ -105,27 +113,38 @@ static void check_kind(rill_window_spec w, rill_emit_mode emit, int64_t lateness
     };
     rill_window_opts wo = { .window = w, .aggs = aggs, .n_aggs = 4, .emit = emit, .allowed_lateness_ms = lateness };
     uint64_t seed = 0xe71c7 + (uint64_t)w.kind * 31 + (uint64_t)emit;
-    lines all = { 0 }, cached = { 0 };
-    rill_op_stats s_all, s_cached;
-    run(wo, seed, 0, &all, &s_all);
-    run(wo, seed, 8, &cached, &s_cached);
+    lines all = { 0 }, cached = { 0 }, bg = { 0 };
+    rill_op_stats s_all, s_cached, s_bg;
+    run(wo, seed, 0, false, &all, &s_all);
+    run(wo, seed, 8, false, &cached, &s_cached);
+    run(wo, seed, 8, true, &bg, &s_bg);
     print_message("kind %d emit %d: %zu records, %llu evictions, %llu reads back (seed %llu)\n", (int)w.kind,
                   (int)emit, all.n, (unsigned long long)s_cached.evictions,
                   (unsigned long long)s_cached.reads_back, (unsigned long long)seed);
     assert_true(all.n > 100);
     assert_true(s_cached.evictions > 100);  /* the budget was really used */
     assert_true(s_cached.reads_back > 100);
+    assert_true(s_bg.evictions > 100);
+    assert_true(s_bg.reads_back > 100);
     assert_int_equal(s_all.evictions, 0);
     assert_int_equal(s_all.late, s_cached.late);
     assert_int_equal(s_all.emitted, s_cached.emitted);
+    assert_int_equal(s_all.late, s_bg.late);
+    assert_int_equal(s_all.emitted, s_bg.emitted);
     qsort(all.v, all.n, sizeof *all.v, cmp_str);
     qsort(cached.v, cached.n, sizeof *cached.v, cmp_str);
+    qsort(bg.v, bg.n, sizeof *bg.v, cmp_str);
     assert_int_equal(all.n, cached.n);
-    for (size_t i = 0; i < all.n; i++)
+    assert_int_equal(all.n, bg.n);
+    for (size_t i = 0; i < all.n; i++) {
         if (strcmp(all.v[i], cached.v[i])) fail_msg("record %zu differs:\n  all in memory: %s\n  evicting:      %s",
                                                     i, all.v[i], cached.v[i]);
+        if (strcmp(all.v[i], bg.v[i])) fail_msg("record %zu differs:\n  all in memory: %s\n  background:    %s",
+                                                i, all.v[i], bg.v[i]);
+    }
     lines_free(&all);
     lines_free(&cached);
+    lines_free(&bg);
 }
 
 static void test_tumbling(void **st) { check_kind(rill_tumbling(100), RILL_EMIT_ON_CLOSE, 20); }

@@ -30,8 +30,23 @@ int rill_plan_tick(rill_plan *p);
 int rill_plan_flush(rill_plan *p);
 
 /* Write everything a restart needs (operator state, watermarks, counters)
- * to the plan's state backend in one atomic write batch. */
+ * to the plan's state backend in one atomic write batch, and return once
+ * it is written (rill_plan_commit_start + rill_plan_commit_wait). */
 int rill_plan_commit(rill_plan *p);
+
+/* The same commit in two halves, so that events go on being processed
+ * while RocksDB writes the batch on a thread of the state store's own:
+ * start collects the batch (after waiting for the previous commit, if any)
+ * and hands it over; wait returns once it is written, with its status
+ * (RILL_OK when nothing is in flight). What the batch covers is durable only
+ * after wait returned RILL_OK: acknowledge events then, not before. A failed
+ * write stops the plan (RILL_ESTATE from then on), as a failed commit does.
+ * Stores that cannot read while writing (the memory store) write inside
+ * start. written tells, without blocking, whether wait would return at once
+ * (nothing in flight, or its write finished), for run loops. */
+int rill_plan_commit_start(rill_plan *p);
+int rill_plan_commit_wait(rill_plan *p);
+bool rill_plan_commit_written(const rill_plan *p);
 
 /* Attach an opaque blob under name (copied; at most 64 MiB) to be written
  * by the next commit, atomically with the operators' state: the engine keeps
