@@ -1197,6 +1197,103 @@ static void test_write_batch_log(void **state) {
     rill__state_batch_free(wb);
 }
 
+/* The sorted visit against the added order, on random batches: applying
+ * the ops either way leaves the same store (a model over a small key space,
+ * keys of 0 to 9 bytes so prefixes and 8-byte heads tie), and point ops
+ * between range deletes come in (ns, key) order. */
+#define SK_KEYS 64
+typedef struct sort_model {
+    char key[SK_KEYS][10];
+    size_t klen[SK_KEYS];
+    int val[2][SK_KEYS][2]; /* per ns (1, 2): [present, value] */
+    /* sortedness of the current run */
+    uint32_t prev_ns;
+    char prev[10];
+    size_t prev_len;
+    int in_run;
+} sort_model;
+
+static int cmp_key(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int sorted_model_apply(sort_model *m, rill_state_op op, uint32_t ns, const void *key, size_t klen,
+                       const void *val, size_t vlen) {
+    for (int k = 0; k < SK_KEYS; k++) {
+        bool hit;
+        if (op == RILL_STATE_DELETE_RANGE)
+            hit = cmp_key(m->key[k], m->klen[k], key, klen) >= 0 &&
+                  (!val || cmp_key(m->key[k], m->klen[k], val, vlen) < 0);
+        else
+            hit = !cmp_key(m->key[k], m->klen[k], key, klen);
+        if (!hit)
+            continue;
+        int *slot = m->val[ns - 1][k];
+        slot[0] = op == RILL_STATE_PUT;
+        if (op == RILL_STATE_PUT)
+            memcpy(&slot[1], val, sizeof slot[1]);
+    }
+    return 0;
+}
+
+static int visit_in_order(void *user, rill_state_op op, uint32_t ns, const void *key, size_t klen,
+                          const void *val, size_t vlen) {
+    return sorted_model_apply(user, op, ns, key, klen, val, vlen);
+}
+
+static int visit_sorted(void *user, rill_state_op op, uint32_t ns, const void *key, size_t klen,
+                        const void *val, size_t vlen) {
+    sort_model *m = user;
+    if (op == RILL_STATE_DELETE_RANGE) {
+        m->in_run = 0;
+    } else {
+        if (m->in_run && (ns < m->prev_ns ||
+                          (ns == m->prev_ns && cmp_key(key, klen, m->prev, m->prev_len) < 0)))
+            fail_msg("sorted visit out of order");
+        m->in_run = 1;
+        m->prev_ns = ns;
+        memcpy(m->prev, key, klen);
+        m->prev_len = klen;
+    }
+    return sorted_model_apply(m, op, ns, key, klen, val, vlen);
+}
+
+static void test_write_batch_sorted(void **state) {
+    (void)state;
+    uint64_t seed = 0x5ee7;
+    for (int round = 0; round < 200; round++) {
+        sort_model a = { 0 }, b;
+        for (int k = 0; k < SK_KEYS; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            a.klen[k] = (size_t)(seed >> 33) % 10;
+            for (size_t i = 0; i < a.klen[k]; i++)
+                a.key[k][i] = "ab\xff"[(seed >> (40 + i)) % 3]; /* few letters: many ties */
+        }
+        b = a;
+        rill_state_batch *wb = rill__state_batch_new();
+        assert_non_null(wb);
+        int n = 1 + round % 120;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t ns = 1 + (uint32_t)(seed >> 60) % 2;
+            int k = (int)((seed >> 20) % SK_KEYS), k2 = (int)((seed >> 40) % SK_KEYS), v = i;
+            int what = (int)((seed >> 10) % 10);
+            if (what < 6)
+                assert_int_equal(rill__state_batch_put(wb, ns, a.key[k], a.klen[k], &v, sizeof v), 0);
+            else if (what < 9)
+                assert_int_equal(rill__state_batch_delete(wb, ns, a.key[k], a.klen[k]), 0);
+            else
+                assert_int_equal(rill__state_batch_delete_range(wb, ns, a.key[k], a.klen[k],
+                                                                a.key[k2], a.klen[k2]), 0);
+        }
+        assert_int_equal(rill__state_batch_each(wb, visit_in_order, &a), 0);
+        assert_int_equal(rill__state_batch_each_sorted(wb, visit_sorted, &b), 0);
+        assert_memory_equal(a.val, b.val, sizeof a.val);
+        rill__state_batch_free(wb);
+    }
+}
+
 /* ---- memory only ----------------------------------------------------------- */
 
 /* Assert that ns holds exactly keys[i] = vals[i], in this order. */
@@ -1277,6 +1374,56 @@ static void test_memory_allocation_failures(void **state) {
     expect_entries(s, ns, k1, v1, 6);
 }
 
+/* Background commits: the batch is applied by the wait at the latest, one
+ * at a time, an injected failure comes back from the wait with nothing
+ * applied, and reads work while a write is in flight. */
+static void test_background_commit(void **state) {
+    fixture *f = *state;
+    rill_state *s = f->s;
+    uint32_t ns = ns_open(s, "bg");
+    rill_state_batch *wb = rill__state_batch_new(), *wb2 = rill__state_batch_new();
+    assert_true(wb && wb2);
+    for (int i = 0; i < 20000; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "k%07d", (i * 7919) % 20000);
+        CHECK(s, rill__state_batch_put(wb, ns, k, (size_t)n, k, (size_t)n));
+    }
+    put1(s, ns, B("before"), B("1"));
+    assert_int_equal(rill__state_commit_wait(s), RILL_OK); /* nothing in flight */
+    CHECK(s, rill__state_commit_start(s, wb));
+    /* one at a time: neither another start nor a plain commit meanwhile */
+    assert_int_equal(rill__state_commit_start(s, wb2), RILL_EINVAL);
+    assert_int_equal(rill__state_commit(s, wb2), RILL_EINVAL);
+    assert_non_null(strstr(rill_state_errmsg(s), "in flight"));
+    expect_val(s, ns, B("before"), B("1")); /* reads go on */
+    CHECK(s, rill__state_commit_wait(s));
+    assert_true(rill__state_commit_finished(s));
+    assert_false(rill__state_commit_in_background(s));
+    expect_val(s, ns, B("k0000000"), B("k0000000"));
+    expect_val(s, ns, B("k0019999"), B("k0019999"));
+
+    /* an injected failure: start succeeds, wait reports, nothing applied */
+    CHECK(s, rill__state_batch_put(wb2, ns, "before", 6, "2", 1));
+    rill__state_fail_commit(s, 1);
+    CHECK(s, rill__state_commit_start(s, wb2));
+    assert_int_equal(rill__state_commit_wait(s), RILL_ESTATE);
+    assert_non_null(strstr(rill_state_errmsg(s), "injected failure"));
+    expect_val(s, ns, B("before"), B("1"));
+    /* the next goes through; closing with it in flight finishes it first */
+    CHECK(s, rill__state_commit_start(s, wb2));
+    if (f->rocks) {
+        reopen(f);
+        s = f->s;
+        ns = ns_open(s, "bg");
+    } else {
+        CHECK(s, rill__state_commit_wait(s));
+    }
+    expect_val(s, ns, B("before"), B("2"));
+    expect_val(s, ns, B("k0012345"), B("k0012345"));
+    rill__state_batch_free(wb);
+    rill__state_batch_free(wb2);
+}
+
 /* ---- the tables ----------------------------------------------------------- */
 
 #define CONFORMANCE(X)                                                                    \
@@ -1289,6 +1436,7 @@ static void test_memory_allocation_failures(void **state) {
     X(test_batch_in_order)                                                                \
     X(test_batch_atomic_injected_failure)                                                 \
     X(test_commit_inside_scan_refused)                                                    \
+    X(test_background_commit)                                                             \
     X(test_random_against_model)
 
 #define ROCKSDB_ONLY(X)                                                                   \
@@ -1309,7 +1457,8 @@ static void test_memory_allocation_failures(void **state) {
 int main(void) {
     const struct CMUnitTest memory[] = { CONFORMANCE(ON_MEMORY) MEMORY_ONLY(ON_MEMORY) };
     const struct CMUnitTest rocksdb[] = { CONFORMANCE(ON_ROCKSDB) ROCKSDB_ONLY(ON_ROCKSDB) };
-    const struct CMUnitTest batch[] = { cmocka_unit_test(test_write_batch_log) };
+    const struct CMUnitTest batch[] = { cmocka_unit_test(test_write_batch_log),
+                                        cmocka_unit_test(test_write_batch_sorted) };
     int failed = cmocka_run_group_tests_name("write batch", batch, NULL, NULL);
     failed += cmocka_run_group_tests_name("state conformance: memory", memory, NULL, NULL);
     failed += cmocka_run_group_tests_name("state conformance: rocksdb", rocksdb, NULL, NULL);
