@@ -3,7 +3,7 @@
  * What: accuracy, log loss, ROC AUC, precision and recall (binary
  * classification) or MAE and RMSE (regression), both cumulative and over a
  * sliding window of the last N labelled predictions, updated one label at a
- * time and readable at any moment in O(1).
+ * time in O(1) and readable at any moment (O(N log N + B), see the AUC).
  *
  * Idea:
  * - Counts (correct, true/false positives, positives) are integers: exact,
@@ -20,14 +20,17 @@
  *   times more often than anyone reads the metrics, so this is the cheap
  *   side; an order-statistics tree kept per label cost ~0.5 us a label.
  *   Cumulative: keeping every score is unbounded, so scores go into B equal
- *   bins over [0, 1] with per-class Fenwick trees; pairs within one bin are
- *   counted as ties. Each such pair is off by at most 1/2, so
+ *   bins over [0, 1], counted per class; pairs within one bin are counted
+ *   as ties. Each such pair is off by at most 1/2, so
  *   |AUC - exact| <= (#same-bin pairs) / (2 P N), reported as auc_err and
- *   maintained exactly as well; a positive scored s adds
- *   2 * #(negatives in lower bins) + #(negatives in its bin) to 2U, a
- *   negative the mirror count. With B = 4096 and scores spread over [0, 1]
- *   this is typically below 1e-3; scores bunched in a narrow range widen it,
- *   and the bound says so.
+ *   computed exactly as well. A label only bumps its bin's count (O(1));
+ *   the read walks the bins once (O(B)), adding for each bin
+ *   #positives * (2 * #negatives in lower bins + #negatives in it) to 2U.
+ *   That is the same integer a per-label update with prefix sums (Fenwick
+ *   trees, O(log B) a label) would keep, at a fraction of the cost on the
+ *   side that runs millions of times more often. With B = 4096 and scores
+ *   spread over [0, 1] the bound is typically below 1e-3; scores bunched in
+ *   a narrow range widen it, and the bound says so.
  *
  * Not here: multi-class metrics, thresholds other than 0.5, weights, saving
  * the state (metrics restart with the process).
@@ -59,8 +62,8 @@ static bool ksum_finite(const ksum *k) { return isfinite(k->s) && isfinite(k->c)
 /* Counts of one set of labels: the cumulative one or the window's. */
 typedef struct tally {
     uint64_t n, pos, correct, tp, fp;
-    uint64_t u2;       /* 2 * Mann-Whitney U (cumulative only) */
-    uint64_t tie;      /* cumulative: positive-negative pairs sharing a bin */
+    uint64_t u2;       /* 2 * Mann-Whitney U (filled in when read) */
+    uint64_t tie;      /* cumulative: positive-negative pairs sharing a bin (when read) */
     ksum ll, abs, sq;  /* log loss, |error|, error^2 */
 } tally;
 
@@ -71,8 +74,7 @@ struct rill_metrics {
     double *rl;            /* its loss term (log loss), to subtract exactly */
     size_t evicted;        /* since the window's sums were last recomputed */
     tally cum, win;
-    uint64_t *fpos, *fneg; /* Fenwick trees over bins, 1-based */
-    uint64_t *bpos, *bneg; /* plain per-bin counts */
+    uint64_t *bpos, *bneg; /* per-bin counts of positives and negatives */
     char errmsg[256];
 };
 
@@ -87,15 +89,16 @@ static uint32_t bin_of(const rill_metrics *m, double s) {
     return (uint32_t)b;
 }
 
-static void fen_add(uint64_t *f, uint32_t n, uint32_t i) {
-    for (i++; i <= n; i += i & -i)
-        f[i]++;
-}
-static uint64_t fen_prefix(const uint64_t *f, uint32_t i) { /* bins [0, i) */
-    uint64_t s = 0;
-    for (; i > 0; i -= i & -i)
-        s += f[i];
-    return s;
+/* 2U and the same-bin pairs of the cumulative counts, from the bins. */
+static void bins_u2(const rill_metrics *m, uint64_t *u2, uint64_t *tie) {
+    uint64_t neg_below = 0, sum = 0, same = 0;
+    for (uint32_t b = 0; b < m->o.auc_bins; b++) {
+        sum += m->bpos[b] * (2 * neg_below + m->bneg[b]);
+        same += m->bpos[b] * m->bneg[b];
+        neg_below += m->bneg[b];
+    }
+    *u2 = sum;
+    *tie = same;
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -124,11 +127,9 @@ int rill_metrics_new(const rill_metrics_opts *opts, rill_metrics **out, char *er
     if (!m->ry || !m->rs || !m->rl)
         goto fail_ring;
     if (o.task == RILL_METRICS_CLASSIFICATION) {
-        m->fpos = calloc((size_t)o.auc_bins + 1, sizeof *m->fpos);
-        m->fneg = calloc((size_t)o.auc_bins + 1, sizeof *m->fneg);
         m->bpos = calloc(o.auc_bins, sizeof *m->bpos);
         m->bneg = calloc(o.auc_bins, sizeof *m->bneg);
-        if (!m->fpos || !m->fneg || !m->bpos || !m->bneg)
+        if (!m->bpos || !m->bneg)
             goto fail_ring;
     }
     *out = m;
@@ -147,8 +148,6 @@ void rill_metrics_free(rill_metrics *m) {
     free(m->ry);
     free(m->rs);
     free(m->rl);
-    free(m->fpos);
-    free(m->fneg);
     free(m->bpos);
     free(m->bneg);
     free(m);
@@ -161,8 +160,6 @@ void rill_metrics_reset(rill_metrics *m) {
     memset(&m->win, 0, sizeof m->win);
     if (m->o.task == RILL_METRICS_CLASSIFICATION) {
         size_t nb = m->o.auc_bins;
-        memset(m->fpos, 0, (nb + 1) * sizeof *m->fpos);
-        memset(m->fneg, 0, (nb + 1) * sizeof *m->fneg);
         memset(m->bpos, 0, nb * sizeof *m->bpos);
         memset(m->bneg, 0, nb * sizeof *m->bneg);
     }
@@ -207,8 +204,7 @@ static void tally_apply(tally *t, rill_metrics_task task, double y, double s, do
 /* Recompute the window's loss sums from the ring (exactly, in ring order). */
 static void window_resum(rill_metrics *m) {
     m->win.ll = m->win.abs = m->win.sq = (ksum){ 0.0, 0.0 };
-    for (size_t k = 0; k < m->len; k++) {
-        size_t i = (m->head + k) % m->cap;
+    for (size_t k = 0, i = m->head; k < m->len; k++, i = i + 1 == m->cap ? 0 : i + 1) {
         if (m->o.task == RILL_METRICS_CLASSIFICATION) {
             ksum_add(&m->win.ll, m->rl[i]);
         } else {
@@ -238,7 +234,7 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
     if (m->len == m->cap) {
         size_t i = m->head;
         tally_apply(&m->win, m->o.task, m->ry[i], m->rs[i], m->rl[i], -1);
-        m->head = (m->head + 1) % m->cap;
+        m->head = m->head + 1 == m->cap ? 0 : m->head + 1;
         m->len--;
         m->evicted++;
         /* an overflowed term (inf) cannot be subtracted back out */
@@ -246,7 +242,9 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
             window_resum(m);
     }
 
-    size_t i = (m->head + m->len) % m->cap;
+    size_t i = m->head + m->len; /* < 2 cap */
+    if (i >= m->cap)
+        i -= m->cap;
     double ll = cls ? logloss(y, score) : 0.0;
     m->ry[i] = y;
     m->rs[i] = score;
@@ -254,22 +252,8 @@ int rill_metrics_add(rill_metrics *m, double y, double score) {
     m->len++;
     tally_apply(&m->cum, m->o.task, y, score, ll, +1);
     tally_apply(&m->win, m->o.task, y, score, ll, +1);
-    if (cls) {
-        int pos = y > 0.0;
-        /* cumulative AUC: bins */
-        uint32_t b = bin_of(m, score), nb = m->o.auc_bins;
-        if (pos) {
-            m->cum.u2 += 2 * fen_prefix(m->fneg, b) + m->bneg[b];
-            m->cum.tie += m->bneg[b];
-            fen_add(m->fpos, nb, b);
-            m->bpos[b]++;
-        } else {
-            m->cum.u2 += 2 * (m->cum.pos - fen_prefix(m->fpos, b + 1)) + m->bpos[b];
-            m->cum.tie += m->bpos[b];
-            fen_add(m->fneg, nb, b);
-            m->bneg[b]++;
-        }
-    }
+    if (cls) /* cumulative AUC: its bin's count; 2U is summed when read */
+        (y > 0.0 ? m->bpos : m->bneg)[bin_of(m, score)]++;
     if (m->evicted >= m->cap)
         window_resum(m);
     return RILL_OK;
@@ -319,10 +303,8 @@ static bool window_u2(const rill_metrics *m, uint64_t *u2) {
     scored *v = malloc((m->len ? m->len : 1) * sizeof *v);
     if (!v)
         return false;
-    for (size_t k = 0; k < m->len; k++) {
-        size_t i = (m->head + k) % m->cap;
+    for (size_t k = 0, i = m->head; k < m->len; k++, i = i + 1 == m->cap ? 0 : i + 1)
         v[k] = (scored){ m->rs[i], m->ry[i] > 0.0 };
-    }
     qsort(v, m->len, sizeof *v, by_score);
     uint64_t neg_below = 0, sum = 0;
     for (size_t a = 0; a < m->len;) {
@@ -340,8 +322,10 @@ static bool window_u2(const rill_metrics *m, uint64_t *u2) {
 }
 
 void rill_metrics_read(const rill_metrics *m, rill_metrics_report *out) {
-    values(&m->cum, m->o.task, true, &out->cumulative);
-    tally win = m->win;
+    tally cum = m->cum, win = m->win;
+    if (m->o.task == RILL_METRICS_CLASSIFICATION)
+        bins_u2(m, &cum.u2, &cum.tie);
+    values(&cum, m->o.task, true, &out->cumulative);
     bool have_auc = m->o.task != RILL_METRICS_CLASSIFICATION || window_u2(m, &win.u2);
     values(&win, m->o.task, false, &out->window);
     if (!have_auc)
