@@ -10,7 +10,12 @@
  * (index nr_feature + 1) when the model has one. A dense vector x of dim
  * values maps onto that as x[i] -> index i + 1. The node array (dim + 2
  * nodes) is allocated once with the model and only its values are rewritten
- * per prediction, so predicting allocates nothing. The dimension check is
+ * per prediction, so predicting allocates nothing. A two-class logistic
+ * model's probability and decision come from one predict_values() call: its
+ * predict_probability() is that call followed by p = 1 / (1 + exp(-dec)),
+ * 1 - p for the other class, which is repeated here operation for operation
+ * (the same bits; the tests compare against predict_probability() and the
+ * `predict -b 1` program). The dimension check is
  * strict: a model trained on a different number of features is refused at
  * load (liblinear itself would silently ignore extra features and treat
  * missing ones as zero, which hides a wiring error).
@@ -35,6 +40,7 @@ struct rill_linear {
     rill_linear_own own;
     size_t dim;
     int nr_dec;
+    bool probabilistic;         /* check_probability_model(), asked once */
     struct feature_node *nodes; /* dim feature nodes, [bias node], terminator */
     double *dec_scratch;        /* nr_class values: predict_probability writes nr_class */
     char errmsg[256];
@@ -92,6 +98,7 @@ static int wrap(struct model *m, size_t dim, rill_linear_own own, const char *wh
     r->own = own;
     r->dim = dim;
     r->nr_dec = (m->nr_class == 2 && solver != MCSVM_CS) ? 1 : m->nr_class;
+    r->probabilistic = check_probability_model(m) != 0;
     for (size_t i = 0; i < dim; i++) {
         r->nodes[i].index = (int)(i + 1);
         r->nodes[i].value = 0.0;
@@ -166,9 +173,7 @@ int rill_linear_label(const rill_linear *r, int i) {
     return r->m->label[i];
 }
 
-bool rill_linear_is_probabilistic(const rill_linear *r) {
-    return check_probability_model(r->m) != 0;
-}
+bool rill_linear_is_probabilistic(const rill_linear *r) { return r->probabilistic; }
 
 bool rill_linear_is_regression(const rill_linear *r) {
     return check_regression_model(r->m) != 0;
@@ -180,7 +185,7 @@ int rill_linear_predict(rill_linear *r, const double *x, size_t n,
         return rill__learn_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
                        "the model has nr_feature %zu but the feature vector has %zu values",
                        r->dim, n);
-    if (prob && !check_probability_model(r->m))
+    if (prob && !r->probabilistic)
         return rill__learn_err(r->errmsg, sizeof r->errmsg, RILL_EMODEL,
                        "probabilities need a logistic model (L2R_LR, L1R_LR or L2R_LR_DUAL); "
                        "this one is %s", solver_name(r->m->param.solver_type));
@@ -197,7 +202,15 @@ int rill_linear_predict(rill_linear *r, const double *x, size_t n,
     for (size_t i = 0; i < n; i++)
         r->nodes[i].value = x[i];
     double lab;
-    if (prob) {
+    if (prob && r->m->nr_class == 2) {
+        /* predict_probability() for two classes, without its second pass */
+        lab = predict_values(r->m, r->nodes, r->dec_scratch);
+        double p = 1 / (1 + exp(-r->dec_scratch[0]));
+        prob[0] = p;
+        prob[1] = 1. - p;
+        if (dec)
+            dec[0] = r->dec_scratch[0];
+    } else if (prob) {
         lab = predict_probability(r->m, r->nodes, prob);
         if (dec) {
             /* predict_probability turned its decision values into

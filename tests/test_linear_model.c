@@ -400,6 +400,46 @@ static void test_wrap(void **st) {
     rill_linear_free(m);
 }
 
+/* Two classes: the probabilities and the decision value come from one
+ * predict_values() call with predict_probability()'s arithmetic repeated;
+ * they must be liblinear's bit for bit, on its training rows and on
+ * extreme vectors (exp overflowing and underflowing). */
+static void test_binary_bits(void **st) {
+    (void)st;
+    static problem_buf pb;
+    double y[N];
+    for (int k = 0; k < N; k++)
+        y[k] = Y2[k];
+    make_problem(&pb, y, 1.0);
+    struct parameter par = { .solver_type = L2R_LR, .eps = 0.01, .C = 1.0 };
+    struct model *lm = train(&pb.prob, &par);
+    assert_non_null(lm);
+    rill_linear *m = NULL;
+    char err[256];
+    assert_int_equal(rill_linear_wrap(lm, D, RILL_LINEAR_BORROW, &m, err, sizeof err), RILL_OK);
+    struct feature_node nodes[D + 2];
+    tu_rng g = { 77 };
+    for (int k = 0; k < N + 200; k++) {
+        double x[D];
+        for (int i = 0; i < D; i++) {
+            double scale = k < N ? 1.0 : k < N + 100 ? 1e3 : 1e-300; /* then |dec| up to ~1e3, ~0 */
+            x[i] = k < N ? X[k][i] : scale * tu_gauss(&g);
+            nodes[i] = (struct feature_node){ i + 1, x[i] };
+        }
+        nodes[D] = (struct feature_node){ D + 1, lm->bias };
+        nodes[D + 1] = (struct feature_node){ -1, 0.0 };
+        double want_prob[2], want_dec[2], got_prob[2], got_dec[2], label;
+        double want_label = predict_probability(lm, nodes, want_prob);
+        predict_values(lm, nodes, want_dec);
+        assert_int_equal(rill_linear_predict(m, x, D, &label, got_dec, got_prob), RILL_OK);
+        assert_true(label == want_label);
+        assert_memory_equal(got_prob, want_prob, sizeof got_prob);
+        assert_memory_equal(got_dec, want_dec, sizeof got_dec[0]);
+    }
+    rill_linear_free(m);
+    free_and_destroy_model(&lm);
+}
+
 static void test_regression(void **st) {
     (void)st;
     static problem_buf pb;
@@ -440,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_parity_s7_three),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_wrap),
+        cmocka_unit_test(test_binary_bits),
         cmocka_unit_test(test_regression),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
