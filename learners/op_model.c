@@ -3,10 +3,10 @@
  * prequential metrics, and the learner's checkpoints.
  *
  * Idea: one event-time order. Vectors and labels are queued as they arrive
- * (each queue sorted by ts, then arrival) and taken from both queues in
- * (ts, vectors before labels, arrival) order once the operator's watermark —
- * the minimum over both inputs — has passed their time, i.e. when nothing
- * earlier can still come. A vector is then scored and emitted, and waits in
+ * (each queue sorted by ts, then arrival: operators/time_queue.c) and taken
+ * from both queues in (ts, vectors before labels, arrival) order once the
+ * operator's watermark — the minimum over both inputs — has passed their
+ * time, i.e. when nothing earlier can still come. A vector is then scored and emitted, and waits in
  * a join table under its id (or its key) with the prediction and, for SGD,
  * its values; a label finds its waiting prediction there, goes to the
  * metrics with the score made at the vector's time (predict, then learn:
@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "learners/op_model.h"
+#include "operators/time_queue.h"
 
 #define RECORD_VERSION 1
 #define GLOBAL_VERSION 1
@@ -178,150 +179,6 @@ size_t rill__model_cfg_inputs(const rill__model_cfg *c, const char **names, size
     return n;
 }
 
-/* ---- queues of vectors and labels waiting for the watermark ----------------- */
-
-typedef struct q_item {
-    int64_t ts;
-    uint64_t seq;
-    double y;       /* labels: the value, NaN when null */
-    uint64_t khash; /* of the key */
-    uint64_t jhash; /* of the join key (the id or the key) */
-    size_t xoff;    /* vectors: where the values start in xs */
-    uint32_t koff, klen, ioff, ilen;
-} q_item;
-
-typedef struct queue {
-    q_item *it; /* sorted by (ts, seq) from head */
-    size_t head, n, cap;
-    char *bytes;
-    size_t blen, bcap;
-    double *xs;
-    size_t xlen, xcap;
-    char *spare_bytes; /* compaction copies into these, then swaps */
-    size_t spare_bcap;
-    double *spare_xs;
-    size_t spare_xcap;
-} queue;
-
-static void q_free(queue *q) {
-    free(q->it);
-    free(q->bytes);
-    free(q->xs);
-    free(q->spare_bytes);
-    free(q->spare_xs);
-    memset(q, 0, sizeof *q);
-}
-
-static int q_bytes(queue *q, const void *p, size_t len, uint32_t *off) {
-    if (q->blen + len > UINT32_MAX) return RILL_EFULL;
-    if (q->blen + len > q->bcap) {
-        size_t cap = q->bcap ? q->bcap : 4096;
-        while (cap < q->blen + len) cap *= 2;
-        char *r = realloc(q->bytes, cap);
-        if (!r) return RILL_ENOMEM;
-        q->bytes = r;
-        q->bcap = cap;
-    }
-    if (len) memcpy(q->bytes + q->blen, p, len);
-    *off = (uint32_t)q->blen;
-    q->blen += len;
-    return RILL_OK;
-}
-
-/* Queue an item (x: dim values, or NULL), keeping (ts, seq) order;
- * arrivals are nearly sorted, so the insertion scans little. */
-static int q_push(queue *q, q_item t, const void *key, const void *id, const double *x, size_t dim) {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 256;
-        q_item *r = realloc(q->it, cap * sizeof *r);
-        if (!r) return RILL_ENOMEM;
-        q->it = r;
-        q->cap = cap;
-    }
-    if (x && q->xlen + dim > q->xcap) {
-        size_t cap = q->xcap ? q->xcap : 1024;
-        while (cap < q->xlen + dim) cap *= 2;
-        double *r = realloc(q->xs, cap * sizeof *r);
-        if (!r) return RILL_ENOMEM;
-        q->xs = r;
-        q->xcap = cap;
-    }
-    int rc = q_bytes(q, key, t.klen, &t.koff);
-    if (!rc) rc = q_bytes(q, id, t.ilen, &t.ioff);
-    if (rc) return rc;
-    if (x) {
-        t.xoff = q->xlen;
-        memcpy(q->xs + q->xlen, x, dim * sizeof *x);
-        q->xlen += dim;
-    }
-    size_t i = q->n;
-    while (i > q->head && q->it[i - 1].ts > t.ts) i--;
-    memmove(&q->it[i + 1], &q->it[i], (q->n - i) * sizeof *q->it);
-    q->it[i] = t;
-    q->n++;
-    return RILL_OK;
-}
-
-/* Forget the items before head (and their bytes) once that is worth it.
- * The live bytes and values are copied to the spare buffers, which then
- * take the place of the old ones: no allocation once both are big enough. */
-static int q_compact(queue *q, size_t dim) {
-    if (q->head == q->n) {
-        q->head = q->n = q->blen = q->xlen = 0;
-        return RILL_OK;
-    }
-    if (q->head < 1024 || q->head * 2 < q->n) return RILL_OK;
-    size_t n = q->n - q->head, need = 0, nx = n * dim;
-    for (size_t i = q->head; i < q->n; i++) need += q->it[i].klen + q->it[i].ilen;
-    if (need >= q->spare_bcap) {
-        char *b = realloc(q->spare_bytes, need + 1);
-        if (!b) return RILL_ENOMEM;
-        q->spare_bytes = b;
-        q->spare_bcap = need + 1;
-    }
-    if (nx > q->spare_xcap) {
-        double *x = realloc(q->spare_xs, nx * sizeof *x);
-        if (!x) return RILL_ENOMEM;
-        q->spare_xs = x;
-        q->spare_xcap = nx;
-    }
-    char *b = q->spare_bytes;
-    double *xs = q->spare_xs;
-    size_t off = 0, xo = 0;
-    for (size_t i = 0; i < n; i++) {
-        q_item t = q->it[q->head + i];
-        memcpy(b + off, q->bytes + t.koff, t.klen);
-        t.koff = (uint32_t)off;
-        off += t.klen;
-        memcpy(b + off, q->bytes + t.ioff, t.ilen);
-        t.ioff = (uint32_t)off;
-        off += t.ilen;
-        if (dim) {
-            memcpy(xs + xo, q->xs + t.xoff, dim * sizeof *xs);
-            t.xoff = xo;
-            xo += dim;
-        }
-        q->it[i] = t;
-    }
-    q->spare_bytes = q->bytes;
-    q->bytes = b;
-    size_t cap = q->bcap;
-    q->bcap = q->spare_bcap;
-    q->spare_bcap = cap;
-    q->blen = off;
-    if (dim) {
-        q->spare_xs = q->xs;
-        q->xs = xs;
-        cap = q->xcap;
-        q->xcap = q->spare_xcap;
-        q->spare_xcap = cap;
-    }
-    q->xlen = xo;
-    q->head = 0;
-    q->n = n;
-    return RILL_OK;
-}
-
 /* ---- the operator ------------------------------------------------------------ */
 
 typedef struct join_entry {
@@ -350,7 +207,6 @@ struct model_op {
     rill_keytable kt; /* waiting (and labelled, until expiry) predictions */
     predict_fn predict;
     size_t dim;
-    double *x;        /* scratch: one vector */
     rill_linear *lin;
     bool own_lin, probabilistic;
     double *dec, *prob;
@@ -364,7 +220,7 @@ struct model_op {
     size_t label_col;
     read_fn read_label;
     int64_t timeout;
-    queue vq, lq;
+    rill_tq vq, lq;   /* vectors (with their values) and labels (y) */
     uint64_t next_seq;
     exp_item *ex;     /* expiry queue, by due from ex_head */
     size_t ex_head, ex_n, ex_cap;
@@ -466,19 +322,11 @@ static int entry_clear(model_op *o, uint32_t idx) {
     return rill__op_mark_dirty(&o->base, idx);
 }
 
-static int emit_pred(model_op *o, const q_item *it, const pred *p) {
+static int emit_pred(model_op *o, const rill_tq_item *it, const pred *p) {
     rill_batch *b = o->base.out;
-    const char *bytes = o->vq.bytes;
-    int rc = rill__batch_append_raw(b, it->ts, bytes + it->koff, it->klen, it->khash);
+    int rc = rill__tq_emit(&o->vq, it, b);
     if (rc) return rc;
     size_t r = b->len - 1;
-    b->win_start[r] = it->ts;
-    b->win_end[r] = rill__time_add(it->ts, 1);
-    b->flags[r] = 0;
-    if (it->ilen && (rc = rill__batch_arena_put(b, bytes + it->ioff, it->ilen, &b->id[r])) != RILL_OK) {
-        rill__batch_pop(b);
-        return rc;
-    }
     b->cols[0].data.f64[r] = p->label;
     b->cols[0].valid[r] = 1;
     b->cols[1].data.f64[r] = p->decision;
@@ -489,9 +337,10 @@ static int emit_pred(model_op *o, const q_item *it, const pred *p) {
     return RILL_OK;
 }
 
-static int do_vector(model_op *o, const q_item *it) {
+static int do_vector(model_op *o, const rill_tq_item *it) {
     pred p;
-    int rc = o->predict(o, o->vq.xs + it->xoff, &p);
+    const double *x = rill__tq_vals(&o->vq, it);
+    int rc = o->predict(o, x, &p);
     if (rc || (rc = emit_pred(o, it, &p)) != RILL_OK) return rc;
     o->st.vectors++;
     if (!o->has_labels) return RILL_OK;
@@ -499,7 +348,7 @@ static int do_vector(model_op *o, const q_item *it) {
         o->st.unjoinable++;
         return RILL_OK;
     }
-    const char *jk = o->vq.bytes + (o->by_key ? it->koff : it->ioff);
+    const char *jk = o->by_key ? rill__tq_key(&o->vq, it) : rill__tq_id(&o->vq, it);
     uint32_t jl = o->by_key ? it->klen : it->ilen;
     bool created;
     uint32_t idx = rill__op_upsert(&o->base, jk, jl, it->jhash, &created, &rc);
@@ -513,7 +362,7 @@ static int do_vector(model_op *o, const q_item *it) {
     e->x = NULL;
     if (o->sgd) {
         if (!(e->x = x_get(o))) return RILL_ENOMEM;
-        memcpy(e->x, o->vq.xs + it->xoff, o->dim * sizeof *e->x);
+        memcpy(e->x, x, o->dim * sizeof *e->x);
     }
     e->state = ENTRY_WAITING;
     e->ts = it->ts;
@@ -524,7 +373,7 @@ static int do_vector(model_op *o, const q_item *it) {
     return rill__op_mark_dirty(&o->base, idx);
 }
 
-static int do_label(model_op *o, const q_item *it) {
+static int do_label(model_op *o, const rill_tq_item *it) {
     double y = it->y;
     if (isnan(y) || (!o->regression && y != 0.0 && y != 1.0 && y != -1.0)) {
         o->st.invalid++;
@@ -534,7 +383,7 @@ static int do_label(model_op *o, const q_item *it) {
         o->st.unmatched++;
         return RILL_OK;
     }
-    const char *jk = o->lq.bytes + (o->by_key ? it->koff : it->ioff);
+    const char *jk = o->by_key ? rill__tq_key(&o->lq, it) : rill__tq_id(&o->lq, it);
     uint32_t jl = o->by_key ? it->klen : it->ilen;
     bool created;
     int rc;
@@ -598,20 +447,22 @@ static int md_process(rill_op *op, const rill_op_input *in) {
         }
         const char *key = rill__batch_bytes(b, b->key[row]);
         const char *id = rill__batch_bytes(b, b->id[row]);
-        q_item t = { .ts = ts, .seq = o->next_seq++, .y = NAN, .khash = b->key_hash[row],
-                     .klen = b->key[row].len, .ilen = b->id[row].len };
-        t.jhash = o->by_key ? t.khash : t.ilen ? rill__key_hash(id, t.ilen) : 0;
-        int rc;
+        uint32_t klen = b->key[row].len, ilen = b->id[row].len;
+        rill_tq_item *t;
+        int rc = rill__tq_push(vectors ? &o->vq : &o->lq, ts, key, klen, id, ilen, &t);
+        if (rc) return rc;
+        t->seq = o->next_seq++;
+        t->khash = b->key_hash[row];
+        t->jhash = o->by_key ? t->khash : ilen ? rill__key_hash(id, ilen) : 0;
+        t->y = NAN;
         if (vectors) {
+            double *x = rill__tq_vals(&o->vq, t);
             for (size_t f = 0; f < o->dim; f++)
-                o->x[f] = b->cols[f].valid[row] ? b->cols[f].data.f64[row] : 0.0;
-            rc = q_push(&o->vq, t, key, id, o->x, o->dim);
+                x[f] = b->cols[f].valid[row] ? b->cols[f].data.f64[row] : 0.0;
         } else {
             const rill_column *c = &b->cols[o->label_col];
-            if (c->valid[row]) t.y = o->read_label(c, row);
-            rc = q_push(&o->lq, t, key, id, NULL, 0);
+            if (c->valid[row]) t->y = o->read_label(c, row);
         }
-        if (rc) return rc;
     }
     return RILL_OK;
 }
@@ -619,12 +470,14 @@ static int md_process(rill_op *op, const rill_op_input *in) {
 static int md_advance(rill_op *op, int64_t wm) {
     model_op *o = (model_op *)op;
     op->wm = wm;
-    if (o->vq.head == o->vq.n && o->lq.head == o->lq.n && o->ex_head == o->ex_n) return RILL_OK;
+    if (!rill__tq_len(&o->vq) && !rill__tq_len(&o->lq) && o->ex_head == o->ex_n) return RILL_OK;
     o->gdirty = true;
+    /* The plan empties the output batch (len) before each step but keeps
+     * its bytes; no row refers to them any more. */
+    if (!op->out->len) op->out->arena_len = 0;
     int rc;
     for (;;) {
-        const q_item *v = o->vq.head < o->vq.n && o->vq.it[o->vq.head].ts < wm ? &o->vq.it[o->vq.head] : NULL;
-        const q_item *l = o->lq.head < o->lq.n && o->lq.it[o->lq.head].ts < wm ? &o->lq.it[o->lq.head] : NULL;
+        const rill_tq_item *v = rill__tq_due(&o->vq, wm), *l = rill__tq_due(&o->lq, wm);
         if (!v && !l) break;
         if (v && (!l || v->ts <= l->ts)) { /* at the same ms: predict, then learn */
             rc = do_vector(o, v);
@@ -635,7 +488,7 @@ static int md_advance(rill_op *op, int64_t wm) {
         }
         if (rc) return rc;
     }
-    if ((rc = q_compact(&o->vq, o->dim)) != RILL_OK || (rc = q_compact(&o->lq, 0)) != RILL_OK) return rc;
+    if ((rc = rill__tq_compact(&o->vq)) != RILL_OK || (rc = rill__tq_compact(&o->lq)) != RILL_OK) return rc;
     if (!o->ex_sorted) {
         qsort(o->ex + o->ex_head, o->ex_n - o->ex_head, sizeof *o->ex, ex_cmp);
         o->ex_sorted = true;
@@ -703,11 +556,11 @@ static void put(wbuf *w, const void *p, size_t len) {
     w->len += len;
 }
 
-static void put_queue(wbuf *w, const queue *q, size_t dim) {
-    uint64_t n = q->n - q->head;
+static void put_queue(wbuf *w, const rill_tq *q) {
+    uint64_t n = rill__tq_len(q);
     put(w, &n, 8);
     for (size_t i = q->head; i < q->n; i++) {
-        const q_item *t = &q->it[i];
+        const rill_tq_item *t = &q->it[i];
         put(w, &t->ts, 8);
         put(w, &t->seq, 8);
         put(w, &t->y, 8);
@@ -715,7 +568,7 @@ static void put_queue(wbuf *w, const queue *q, size_t dim) {
         put(w, q->bytes + t->koff, t->klen);
         put(w, &t->ilen, 4);
         put(w, q->bytes + t->ioff, t->ilen);
-        if (dim) put(w, q->xs + t->xoff, dim * 8);
+        if (q->width) put(w, rill__tq_vals(q, t), q->width * 8);
     }
 }
 
@@ -732,8 +585,8 @@ int rill__model_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
     put(&w, &nst, 4);
     put(&w, &o->st, sizeof o->st);
     put(&w, &o->next_seq, 8);
-    put_queue(&w, &o->vq, o->dim);
-    put_queue(&w, &o->lq, 0);
+    put_queue(&w, &o->vq);
+    put_queue(&w, &o->lq);
     void *blob = NULL;
     size_t blen = 0;
     if (o->sgd && rill_sgd_save(o->sgd, &blob, &blen) != RILL_OK) w.fail = true;
@@ -759,32 +612,35 @@ static void get(rbuf *r, void *out, size_t len) {
     r->p += len;
 }
 
-static int get_queue(model_op *o, rbuf *r, queue *q, size_t dim) {
+static int get_queue(model_op *o, rbuf *r, rill_tq *q) {
+    const size_t dim = q->width;
     uint64_t n;
     get(r, &n, 8);
     for (uint64_t i = 0; i < n && !r->bad; i++) {
-        q_item t = { 0 };
-        get(r, &t.ts, 8);
-        get(r, &t.seq, 8);
-        get(r, &t.y, 8);
-        get(r, &t.klen, 4);
-        if (r->bad || t.klen > RILL_KEY_ENC_MAX || (size_t)(r->end - r->p) < t.klen) return RILL_ECORRUPT;
+        int64_t ts;
+        uint64_t seq;
+        double y;
+        uint32_t klen, ilen;
+        get(r, &ts, 8);
+        get(r, &seq, 8);
+        get(r, &y, 8);
+        get(r, &klen, 4);
+        if (r->bad || klen > RILL_KEY_ENC_MAX || (size_t)(r->end - r->p) < klen) return RILL_ECORRUPT;
         const char *key = r->p;
-        r->p += t.klen;
-        get(r, &t.ilen, 4);
-        if (r->bad || t.ilen > RILL_KEY_ENC_MAX || (size_t)(r->end - r->p) < t.ilen + dim * 8) return RILL_ECORRUPT;
+        r->p += klen;
+        get(r, &ilen, 4);
+        if (r->bad || ilen > RILL_KEY_ENC_MAX || (size_t)(r->end - r->p) < ilen + dim * 8) return RILL_ECORRUPT;
         const char *id = r->p;
-        r->p += t.ilen;
-        double *x = NULL;
-        if (dim) {
-            memcpy(o->x, r->p, dim * 8);
-            x = o->x;
-            r->p += dim * 8;
-        }
-        t.khash = rill__key_hash(key, t.klen);
-        t.jhash = o->by_key ? t.khash : t.ilen ? rill__key_hash(id, t.ilen) : 0;
-        int rc = q_push(q, t, key, id, x, dim);
+        r->p += ilen;
+        rill_tq_item *t;
+        int rc = rill__tq_push(q, ts, key, klen, id, ilen, &t);
         if (rc) return rc;
+        t->seq = seq;
+        t->y = y;
+        t->khash = rill__key_hash(key, klen);
+        t->jhash = o->by_key ? t->khash : ilen ? rill__key_hash(id, ilen) : 0;
+        if (dim) memcpy(rill__tq_vals(q, t), r->p, dim * 8);
+        r->p += dim * 8;
     }
     return r->bad ? RILL_ECORRUPT : RILL_OK;
 }
@@ -798,8 +654,8 @@ static int restore_global(model_op *o, const char *p, size_t len) {
     if (r.bad || v != GLOBAL_VERSION || nst != sizeof o->st / 8) return RILL_ECORRUPT;
     get(&r, &o->st, sizeof o->st);
     get(&r, &o->next_seq, 8);
-    int rc = get_queue(o, &r, &o->vq, o->dim);
-    if (!rc) rc = get_queue(o, &r, &o->lq, 0);
+    int rc = get_queue(o, &r, &o->vq);
+    if (!rc) rc = get_queue(o, &r, &o->lq);
     if (rc) return rc;
     uint64_t blen;
     get(&r, &blen, 8);
@@ -868,10 +724,9 @@ static void md_destroy(rill_op *op) {
         memcpy(&o->x_pool, x, sizeof(double *)); /* the next free block */
         free(x);
     }
-    q_free(&o->vq);
-    q_free(&o->lq);
+    rill__tq_free(&o->vq);
+    rill__tq_free(&o->lq);
     free(o->ex);
-    free(o->x);
     free(o->dec);
     free(o->prob);
     free(o->features_name);
@@ -978,7 +833,8 @@ int rill__op_new_model(const rill__model_cfg *c, const char *name, const char *c
         rc = RILL_EFIELD_TYPE;
         goto fail;
     }
-    if (!(o->x = calloc(o->dim, sizeof *o->x))) goto fail_nomem;
+    rill__tq_init(&o->vq, o->dim);
+    rill__tq_init(&o->lq, 0);
     if (c->has_labels) {
         if (rill_schema_index(in_schemas[1], c->field, &o->label_col) != RILL_OK) {
             snprintf(err, errlen, "model '%s': labels input '%s' has no field '%s'", name, in_names[1], c->field);

@@ -14,6 +14,11 @@
  * over all keys, so the output order does not depend on how the streams
  * were cut into batches.
  *
+ * A key's histories sit inline in its key-table value (one per feature
+ * input); add_values() prefetches the table slots, entries and histories of
+ * the rows a few ahead, as the keys of a batch are mostly cold. Triggers
+ * wait in a time queue (operators/time_queue.c).
+ *
  * A history keeps every entry at or after the watermark and the last one
  * before it (the only one a future trigger can still use); older entries are
  * dropped as records arrive and triggers fire. A null value, or no entry at
@@ -37,6 +42,7 @@
 #include <string.h>
 
 #include "operators/feature_vector.h"
+#include "operators/time_queue.h"
 
 #define RECORD_VERSION 1
 #define GLOBAL_VERSION 1
@@ -150,18 +156,12 @@ typedef struct fv_input {
 /* A history: entries sorted by ts; a value NaN means null. */
 typedef struct fv_hist { char *e; uint32_t n, cap; } fv_hist;
 
+/* A key's value in the table: its histories inline, one per feature input
+ * (the table's value size is set once the inputs are known). */
 typedef struct fv_key {
     rill_key_hdr h;
-    fv_hist *hist; /* one per feature input; NULL until the key's first value */
+    fv_hist hist[];
 } fv_key;
-
-/* A trigger waiting for the watermark; its bytes are in the operator's arena. */
-typedef struct fv_trig {
-    int64_t ts;
-    uint64_t seq;
-    uint64_t hash;
-    uint32_t koff, klen, ioff, ilen;
-} fv_trig;
 
 typedef struct fv_op {
     rill_op base;
@@ -173,12 +173,7 @@ typedef struct fv_op {
     size_t n_src;
     fv_input *inputs;
     size_t n_inputs;
-    fv_trig *pend; /* waiting triggers, sorted by (ts, seq), from pend_head */
-    size_t pend_head, pend_n, pend_cap;
-    char *arena;
-    size_t arena_len, arena_cap;
-    char *spare; /* pend_compact() copies into it, then swaps */
-    size_t spare_cap;
+    rill_tq pend; /* waiting triggers */
     uint64_t next_seq;
     uint64_t triggers, late_triggers, complete, defaulted;
     uint64_t *missing; /* per feature */
@@ -220,15 +215,45 @@ static bool hist_prune(fv_hist *h, size_t stride, int64_t wm) {
 static void fv_release_key(rill_op *op, uint32_t idx) {
     fv_op *o = (fv_op *)op;
     fv_key *k = rill__kt_value(&o->kt, idx);
-    for (size_t s = 0; k->hist && s < o->n_src; s++) free(k->hist[s].e);
-    free(k->hist);
-    k->hist = NULL;
+    for (size_t s = 0; s < o->n_src; s++) {
+        free(k->hist[s].e);
+        k->hist[s] = (fv_hist){ 0 };
+    }
 }
 
-static int key_ready(fv_op *o, fv_key *k) {
-    if (k->hist) return RILL_OK;
-    k->hist = calloc(o->n_src, sizeof *k->hist);
-    return k->hist ? RILL_OK : RILL_ENOMEM;
+/* How far ahead add_values() prefetches: the key table slot of row + SLOT_AHEAD,
+ * the entry of row + ENTRY_AHEAD, the history of row + HIST_AHEAD. Hints
+ * only: results do not depend on them. */
+#define SLOT_AHEAD 16
+#define ENTRY_AHEAD 8
+#define HIST_AHEAD 3
+
+/* Rows ahead whose column values are prefetched: a batch's columns are
+ * read one row at a time, more streams at once than the hardware
+ * prefetcher follows. A cache line holds the values of 8 rows (the valid
+ * bytes of 64): each row prefetches the next lines of every 8th column, so
+ * the misses in flight stay few. */
+#define COLS_AHEAD 32
+
+static void prefetch_rows(const fv_op *o, const rill_batch *b, size_t row, size_t s) {
+    const fv_src *src = &o->srcs[s];
+    size_t at = (row & ~(size_t)7) + COLS_AHEAD, vat = (row & ~(size_t)63) + 64;
+    if (at < b->len)
+        for (size_t v = row & 7; v < src->n_vals; v += 8) {
+            const rill_column *c = &b->cols[src->col[v]];
+            __builtin_prefetch((const char *)c->data.raw + at * (c->type == RILL_BOOL ? 1 : 8));
+            if ((row & 63) < 8 && vat < b->len) __builtin_prefetch(&c->valid[vat]);
+        }
+    if (row + SLOT_AHEAD < b->len) rill__kt_prefetch_slot(&o->kt, b->key_hash[row + SLOT_AHEAD]);
+    if (row + ENTRY_AHEAD < b->len) rill__kt_prefetch_entry(&o->kt, b->key_hash[row + ENTRY_AHEAD]);
+    if (row + HIST_AHEAD < b->len) {
+        const char *e = rill__kt_prefetch_entry(&o->kt, b->key_hash[row + HIST_AHEAD]);
+        if (e) {
+            const fv_key *k = (const fv_key *)(const void *)(e + sizeof(rill_kt_entry));
+            const fv_hist *h = &k->hist[s];
+            if (h->n) __builtin_prefetch(h->e + (size_t)(h->n - 1) * o->srcs[s].stride);
+        }
+    }
 }
 
 /* Add the feature values of every row of in (from feature input s). */
@@ -239,6 +264,7 @@ static int add_values(fv_op *o, const fv_src *src, size_t s, const rill_op_input
         int64_t ts = in->ts[row];
         int64_t wm = rill__wm_now(&walk);
         rill__wm_see(&walk, ts);
+        prefetch_rows(o, b, row, s);
         if (in->advances && ts < wm) { /* a source's late row: trigger before it may have fired */
             rill__op_late(&o->base, in, row, wm);
             continue;
@@ -249,7 +275,7 @@ static int add_values(fv_op *o, const fv_src *src, size_t s, const rill_op_input
                                        b->key_hash[row], &created, &rc);
         if (idx == RILL_KT_NONE) return rc;
         fv_key *k = rill__kt_value(&o->kt, idx);
-        if ((rc = key_ready(o, k)) != RILL_OK || (rc = hist_reserve(&k->hist[s], src->stride)) != RILL_OK) {
+        if ((rc = hist_reserve(&k->hist[s], src->stride)) != RILL_OK) {
             if (created) rill__op_drop_key(&o->base, idx);
             return rc;
         }
@@ -278,44 +304,6 @@ static int add_values(fv_op *o, const fv_src *src, size_t s, const rill_op_input
     return RILL_OK;
 }
 
-static int arena_put(fv_op *o, const void *p, size_t len, uint32_t *off) {
-    if (o->arena_len + len > UINT32_MAX) return RILL_EFULL;
-    if (o->arena_len + len > o->arena_cap) {
-        size_t cap = o->arena_cap ? o->arena_cap : 4096;
-        while (cap < o->arena_len + len) cap *= 2;
-        char *q = realloc(o->arena, cap);
-        if (!q) return RILL_ENOMEM;
-        o->arena = q;
-        o->arena_cap = cap;
-    }
-    if (len) memcpy(o->arena + o->arena_len, p, len);
-    *off = (uint32_t)o->arena_len;
-    o->arena_len += len;
-    return RILL_OK;
-}
-
-/* Queue a trigger, keeping (ts, seq) order (arrivals are nearly sorted). */
-static int pend_add(fv_op *o, int64_t ts, uint64_t seq, const void *key, size_t klen, uint64_t hash,
-                    const void *id, size_t idlen) {
-    if (o->pend_n == o->pend_cap) {
-        size_t cap = o->pend_cap ? o->pend_cap * 2 : 256;
-        fv_trig *q = realloc(o->pend, cap * sizeof *q);
-        if (!q) return RILL_ENOMEM;
-        o->pend = q;
-        o->pend_cap = cap;
-    }
-    fv_trig t = { .ts = ts, .seq = seq, .hash = hash, .klen = (uint32_t)klen, .ilen = (uint32_t)idlen };
-    int rc = arena_put(o, key, klen, &t.koff);
-    if (!rc) rc = arena_put(o, id, idlen, &t.ioff);
-    if (rc) return rc;
-    size_t i = o->pend_n;
-    while (i > o->pend_head && o->pend[i - 1].ts > ts) i--;
-    memmove(&o->pend[i + 1], &o->pend[i], (o->pend_n - i) * sizeof *o->pend);
-    o->pend[i] = t;
-    o->pend_n++;
-    return RILL_OK;
-}
-
 static int add_triggers(fv_op *o, const rill_op_input *in) {
     const rill_batch *b = in->b;
     rill_wm_walk walk = rill__wm_walk_start(in);
@@ -330,9 +318,12 @@ static int add_triggers(fv_op *o, const rill_op_input *in) {
             rill__op_late(&o->base, in, row, wm);
             continue;
         }
-        int rc = pend_add(o, ts, o->next_seq++, rill__batch_bytes(b, b->key[row]), b->key[row].len,
-                          b->key_hash[row], rill__batch_bytes(b, b->id[row]), b->id[row].len);
+        rill_tq_item *t;
+        int rc = rill__tq_push(&o->pend, ts, rill__batch_bytes(b, b->key[row]), b->key[row].len,
+                               rill__batch_bytes(b, b->id[row]), b->id[row].len, &t);
         if (rc) return rc;
+        t->seq = o->next_seq++;
+        t->khash = b->key_hash[row];
     }
     return RILL_OK;
 }
@@ -351,17 +342,17 @@ static int fv_process(rill_op *op, const rill_op_input *in) {
 }
 
 /* Emit the vector of trigger t. */
-static int fire(fv_op *o, const fv_trig *t) {
-    const unsigned char *key = (const unsigned char *)o->arena + t->koff;
+static int fire(fv_op *o, const rill_tq_item *t) {
+    const char *key = rill__tq_key(&o->pend, t);
     bool created;
     int rc;
-    uint32_t idx = rill__op_upsert(&o->base, key, t->klen, t->hash, &created, &rc);
+    uint32_t idx = rill__op_upsert(&o->base, key, t->klen, t->khash, &created, &rc);
     if (idx == RILL_KT_NONE) return rc;
     for (size_t f = 0; f < o->n_feat; f++) o->vals[f] = NAN;
     fv_key *k = rill__kt_value(&o->kt, idx);
     if (created) {
         rill__op_drop_key(&o->base, idx); /* a key never seen in a feature input */
-    } else if (k->hist) {
+    } else {
         bool pruned = false;
         for (size_t s = 0; s < o->n_src; s++) {
             const fv_src *src = &o->srcs[s];
@@ -388,15 +379,8 @@ static int fire(fv_op *o, const fv_trig *t) {
             complete = false;
         }
     rill_batch *b = o->base.out;
-    if ((rc = rill__batch_append_raw(b, t->ts, key, t->klen, t->hash)) != RILL_OK) return rc;
+    if ((rc = rill__tq_emit(&o->pend, t, b)) != RILL_OK) return rc;
     size_t r = b->len - 1;
-    b->win_start[r] = t->ts;
-    b->win_end[r] = rill__time_add(t->ts, 1);
-    b->flags[r] = 0;
-    if (t->ilen && (rc = rill__batch_arena_put(b, o->arena + t->ioff, t->ilen, &b->id[r])) != RILL_OK) {
-        rill__batch_pop(b);
-        return rc;
-    }
     for (size_t f = 0; f < o->n_feat; f++) {
         b->cols[f].data.f64[r] = o->vals[f];
         b->cols[f].valid[r] = 1;
@@ -406,58 +390,22 @@ static int fire(fv_op *o, const fv_trig *t) {
     return RILL_OK;
 }
 
-/* Drop the fired triggers from the queue and their bytes from the arena
- * (copied to the spare arena, which then takes its place: no allocation
- * once both are big enough). */
-static int pend_compact(fv_op *o) {
-    if (o->pend_head == o->pend_n) {
-        o->pend_head = o->pend_n = 0;
-        o->arena_len = 0;
-        return RILL_OK;
-    }
-    if (o->pend_head < 1024 || o->pend_head * 2 < o->pend_n) return RILL_OK;
-    size_t n = o->pend_n - o->pend_head, need = 0;
-    for (size_t i = o->pend_head; i < o->pend_n; i++) need += o->pend[i].klen + o->pend[i].ilen;
-    if (need >= o->spare_cap) {
-        char *a = realloc(o->spare, need + 1);
-        if (!a) return RILL_ENOMEM;
-        o->spare = a;
-        o->spare_cap = need + 1;
-    }
-    char *a = o->spare;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        fv_trig t = o->pend[o->pend_head + i];
-        memcpy(a + off, o->arena + t.koff, t.klen);
-        t.koff = (uint32_t)off;
-        off += t.klen;
-        memcpy(a + off, o->arena + t.ioff, t.ilen);
-        t.ioff = (uint32_t)off;
-        off += t.ilen;
-        o->pend[i] = t;
-    }
-    o->spare = o->arena;
-    o->arena = a;
-    size_t cap = o->arena_cap;
-    o->arena_cap = o->spare_cap;
-    o->spare_cap = cap;
-    o->arena_len = off;
-    o->pend_head = 0;
-    o->pend_n = n;
-    return RILL_OK;
-}
-
 static int fv_advance(rill_op *op, int64_t wm) {
     fv_op *o = (fv_op *)op;
     op->wm = wm;
-    if (o->pend_head == o->pend_n) return RILL_OK;
+    if (!rill__tq_len(&o->pend)) return RILL_OK;
     o->gdirty = true;
-    while (o->pend_head < o->pend_n && o->pend[o->pend_head].ts < wm) {
-        int rc = fire(o, &o->pend[o->pend_head]);
+    rill_batch *b = op->out;
+    /* The plan empties the output batch (len) before each step but keeps
+     * its bytes; no row refers to them any more. */
+    if (!b->len) b->arena_len = 0;
+    const rill_tq_item *t;
+    while ((t = rill__tq_due(&o->pend, wm)) != NULL) {
+        int rc = fire(o, t);
         if (rc) return rc;
-        o->pend_head++;
+        o->pend.head++;
     }
-    return pend_compact(o);
+    return rill__tq_compact(&o->pend);
 }
 
 /* Per-key record: version | n_src (4) | per input: n (4) | n entries. */
@@ -465,7 +413,7 @@ static size_t fv_record_size(const rill_op *op, uint32_t idx) {
     const fv_op *o = (const fv_op *)op;
     const fv_key *k = rill__kt_value(&o->kt, idx);
     size_t need = 0;
-    for (size_t s = 0; k->hist && s < o->n_src; s++) need += (size_t)k->hist[s].n * o->srcs[s].stride;
+    for (size_t s = 0; s < o->n_src; s++) need += (size_t)k->hist[s].n * o->srcs[s].stride;
     return need ? 1 + 4 + 4 * o->n_src + need : 0;
 }
 
@@ -520,8 +468,11 @@ static int restore_global(fv_op *o, const char *p, size_t len) {
         memcpy(&il, p, 4);
         p += 4;
         if ((size_t)(end - p) < il || il > RILL_KEY_ENC_MAX) return RILL_ECORRUPT;
-        int rc = pend_add(o, ts, seq, key, kl, rill__key_hash(key, kl), p, il);
+        rill_tq_item *t;
+        int rc = rill__tq_push(&o->pend, ts, key, kl, p, il, &t);
         if (rc) return rc;
+        t->seq = seq;
+        t->khash = rill__key_hash(key, kl);
         p += il;
     }
     return p == end ? RILL_OK : RILL_ECORRUPT;
@@ -530,9 +481,10 @@ static int restore_global(fv_op *o, const char *p, size_t len) {
 int rill__features_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
     fv_op *o = (fv_op *)op;
     if (!o->gdirty) return RILL_OK;
-    size_t n = o->pend_n - o->pend_head;
+    const rill_tq *q = &o->pend;
+    size_t n = rill__tq_len(q);
     size_t need = 1 + 6 * 8 + 8 * o->n_feat + 8;
-    for (size_t i = o->pend_head; i < o->pend_n; i++) need += 24 + o->pend[i].klen + o->pend[i].ilen;
+    for (size_t i = q->head; i < q->n; i++) need += 24 + q->it[i].klen + q->it[i].ilen;
     char *buf = malloc(need), *p = buf;
     if (!buf) return RILL_ENOMEM;
     uint64_t v[6] = { o->next_seq, o->triggers, o->complete, o->defaulted, o->n_feat, o->late_triggers };
@@ -544,17 +496,17 @@ int rill__features_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
     uint64_t n64 = n;
     memcpy(p, &n64, 8);
     p += 8;
-    for (size_t i = o->pend_head; i < o->pend_n; i++) {
-        const fv_trig *t = &o->pend[i];
+    for (size_t i = q->head; i < q->n; i++) {
+        const rill_tq_item *t = &q->it[i];
         memcpy(p, &t->ts, 8);
         memcpy(p + 8, &t->seq, 8);
         memcpy(p + 16, &t->klen, 4);
         p += 20;
-        memcpy(p, o->arena + t->koff, t->klen);
+        memcpy(p, rill__tq_key(q, t), t->klen);
         p += t->klen;
         memcpy(p, &t->ilen, 4);
         p += 4;
-        memcpy(p, o->arena + t->ioff, t->ilen);
+        memcpy(p, rill__tq_id(q, t), t->ilen);
         p += t->ilen;
     }
     int rc = rill__state_batch_put(wb, ns, GLOBAL_KEY, sizeof GLOBAL_KEY, buf, (size_t)(p - buf));
@@ -576,7 +528,7 @@ static int fv_restore_key(rill_op *op, const void *key, size_t klen, const void 
     int src = rill__op_restore_slot(&o->base, key, klen, &idx);
     if (src) return src;
     fv_key *k = rill__kt_value(&o->kt, idx);
-    int rc = key_ready(o, k);
+    int rc = RILL_OK;
     for (size_t s = 0; !rc && s < o->n_src; s++) {
         uint32_t n;
         size_t stride = o->srcs[s].stride;
@@ -616,9 +568,7 @@ static void fv_destroy(rill_op *op) {
     free(o->defaults);
     free(o->vals);
     free(o->missing);
-    free(o->pend);
-    free(o->arena);
-    free(o->spare);
+    rill__tq_free(&o->pend);
     rill__op_fini(op);
     free(o);
 }
@@ -709,6 +659,7 @@ int rill__op_new_features(const rill__fv_cfg *c, const char *name, const char *c
     fv_op *o = calloc(1, sizeof *o);
     if (!o) goto fail_nomem_bare;
     o->base.m = &fv_methods;
+    rill__tq_init(&o->pend, 0);
     o->base.wm = RILL_TIME_MIN;
     o->base.kt = &o->kt;
     o->base.name = strdup(name);
@@ -719,8 +670,8 @@ int rill__op_new_features(const rill__fv_cfg *c, const char *name, const char *c
     o->inputs = calloc(n_in, sizeof *o->inputs);
     o->srcs = calloc(n_in, sizeof *o->srcs);
     rill_field *fields = calloc(c->n, sizeof *fields);
-    if (rill__kt_init(&o->base.cold, sizeof(rill_cold_key)) != RILL_OK || rill__kt_init(&o->kt, sizeof(fv_key)) ||
-        !o->base.name || !o->defaults || !o->vals || !o->missing || !o->inputs || !o->srcs || !fields) {
+    if (rill__kt_init(&o->base.cold, sizeof(rill_cold_key)) != RILL_OK || !o->base.name || !o->defaults ||
+        !o->vals || !o->missing || !o->inputs || !o->srcs || !fields) {
         free(fields);
         goto fail_nomem;
     }
@@ -738,6 +689,10 @@ int rill__op_new_features(const rill__fv_cfg *c, const char *name, const char *c
         free(fields);
         fv_destroy(&o->base);
         return rc;
+    }
+    if (rill__kt_init(&o->kt, sizeof(fv_key) + o->n_src * sizeof(fv_hist)) != RILL_OK) {
+        free(fields);
+        goto fail_nomem;
     }
     for (size_t f = 0; f < c->n; f++) {
         o->defaults[f] = c->f[f].def;
@@ -763,7 +718,7 @@ void rill__features_stats(const rill_op *op, rill_features_stats *out) {
     const fv_op *o = (const fv_op *)op;
     out->triggers = o->triggers;
     out->late = o->late_triggers;
-    out->pending = o->pend_n - o->pend_head;
+    out->pending = rill__tq_len(&o->pend);
     out->vectors = op->emitted;
     out->complete = o->complete;
     out->defaulted = o->defaulted;
