@@ -113,6 +113,7 @@ struct rill_engine {
     /* counted by the run loop (the rest lives in the sources) */
     uint64_t late, emitted, batches, commits;
     bool dirty; /* batches run since the last commit */
+    bool commit_in_flight; /* started, its acks sealed, not yet waited for */
     int since_commit; /* batches with rows since the last commit */
     int sink_rc; /* first sink failure during a push */
     char sink_err[512];
@@ -429,25 +430,54 @@ corrupt:
     return RILL_ECORRUPT;
 }
 
-/* Commit the plan with the sequence numbers. On failure no ack owed is ever
- * sent, the plan is unusable and the message says why. */
-static int commit(rill_engine *e) {
-    int rc = set_producers_blob(e);
-    if (rc == RILL_OK) {
-        rc = rill_plan_commit(e->plan);
-        if (rc != RILL_OK)
-            set_err(e, "the engine stopped: %s (%s; nothing after its last good commit was "
-                       "acknowledged, and a restart on it resumes from there)",
-                    rill_plan_errmsg(e->plan), e->state_desc);
-    }
+/* Commits run in two halves so that batches go on being processed while
+ * RocksDB writes (rill_plan_commit_start): commit_begin hands the plan's
+ * checkpoint, with the sequence numbers, to the state's writer and seals the
+ * acks it covers; commit_end waits for the write and only then sends them.
+ * On failure no ack owed is ever sent, the plan is unusable and the message
+ * says why. */
+static void commit_failed(rill_engine *e) {
+    set_err(e, "the engine stopped: %s (%s; nothing after its last good commit was "
+               "acknowledged, and a restart on it resumes from there)",
+            rill_plan_errmsg(e->plan), e->state_desc);
+    for (size_t i = 0; i < e->n_sources; i++) rill__source_drop_acks(e->sources[i]);
+    e->commit_in_flight = false;
+}
+
+static int commit_end(rill_engine *e) {
+    if (!e->commit_in_flight) return RILL_OK;
+    int rc = rill_plan_commit_wait(e->plan);
     if (rc != RILL_OK) {
-        for (size_t i = 0; i < e->n_sources; i++) rill__source_drop_acks(e->sources[i]);
+        commit_failed(e);
         return rc;
     }
+    e->commit_in_flight = false;
+    for (size_t i = 0; i < e->n_sources; i++) rill__source_send_acks(e->sources[i]);
+    snapshot(e);
+    return RILL_OK;
+}
+
+static int commit_begin(rill_engine *e) {
+    int rc = commit_end(e);
+    if (rc != RILL_OK) return rc;
+    rc = set_producers_blob(e);
+    if (rc == RILL_OK) rc = rill_plan_commit_start(e->plan);
+    if (rc != RILL_OK) {
+        commit_failed(e);
+        return rc;
+    }
+    for (size_t i = 0; i < e->n_sources; i++) rill__source_seal_acks(e->sources[i]);
+    e->commit_in_flight = true;
     e->commits++;
     e->dirty = false;
     e->since_commit = 0;
     return RILL_OK;
+}
+
+/* A whole commit, written when it returns. */
+static int commit(rill_engine *e) {
+    int rc = commit_begin(e);
+    return rc == RILL_OK ? commit_end(e) : rc;
 }
 
 /* Open the engine's own store as the options say (unless one was given). */
@@ -875,12 +905,12 @@ static int run_batch(rill_engine *e, int64_t *last_commit, bool force_commit) {
     bool due = force_commit ||
                (e->commit_batches ? e->since_commit >= e->commit_batches : acks) ||
                ((e->dirty || acks) && now - *last_commit >= e->commit_ms);
-    if (due) {
-        int rc = commit(e);
-        if (rc != RILL_OK) return rc;
-        *last_commit = now;
-        for (size_t i = 0; i < e->n_sources; i++) rill__source_send_acks(e->sources[i]);
-    }
+    int rc = force_commit ? commit(e) : due ? commit_begin(e) : RILL_OK;
+    if (rc != RILL_OK) return rc;
+    if (due) *last_commit = now;
+    /* a write that finished meanwhile: its acks go out now */
+    if (e->commit_in_flight && rill_plan_commit_written(e->plan) && (rc = commit_end(e)) != RILL_OK)
+        return rc;
     snapshot(e);
     return RILL_OK;
 }
@@ -982,6 +1012,7 @@ int rill_engine_run(rill_engine *e) {
     while (!stopping(e)) {
         int64_t wait = (next_tick < next_metrics ? next_tick : next_metrics) - now;
         if (wait < 0) wait = 0;
+        if (e->commit_in_flight && wait > 1) wait = 1; /* its acks go out soon after the write */
         int n = zmq_poll(e->items, (int)e->n_sources + 1, (long)wait);
         if (n < 0 && errno != EINTR) {
             set_err(e, "zmq_poll failed: %s", zmq_strerror(errno));
@@ -997,6 +1028,8 @@ int rill_engine_run(rill_engine *e) {
                 if (rc != RILL_OK) break;
             }
         }
+        if (e->commit_in_flight && rill_plan_commit_written(e->plan) && (rc = commit_end(e)) != RILL_OK)
+            break;
         now = mono_ms();
         if (now >= next_tick) {
             next_tick = now + e->tick_ms;

@@ -13,7 +13,10 @@
  * a producer are always a prefix of its stream, which is what lets a commit
  * record "applied up to N" and a resend be recognised as a duplicate. The
  * acks owed are kept as runs [first, last] per producer in arrival order and
- * are only sent when the engine says the batch was committed.
+ * are only sent when the engine says the batch was committed. As commits are
+ * written in the background, the runs a started commit covers are sealed
+ * (the first n_sealed runs; acks arriving later open new runs) and sent
+ * when that commit is written.
  *
  * The table of last applied numbers is saved into the engine's commits and
  * loaded on restart. After a restart ("cautious"), a producer missing from
@@ -69,6 +72,7 @@ struct rill__source {
     size_t n_buckets, n_producers;
     ack_run *runs;
     size_t n_runs, cap_runs;
+    size_t n_sealed; /* runs[0, n_sealed): covered by the commit in flight */
     bool cautious;         /* restarted: new producers start only at seq 1 */
     bool changed;          /* a last applied number changed since the save */
 };
@@ -275,14 +279,19 @@ static int owe_ack(rill__source *s, producer *p, uint64_t seq) {
     return RILL_OK;
 }
 
-bool rill__source_acks_pending(const rill__source *s) { return s->n_runs > 0; }
+bool rill__source_acks_pending(const rill__source *s) { return s->n_runs > s->n_sealed; }
+
+void rill__source_seal_acks(rill__source *s) {
+    for (size_t i = s->n_sealed; i < s->n_runs; i++) s->runs[i].p->open_run = 0;
+    s->n_sealed = s->n_runs;
+}
 
 static void put_be64(unsigned char *b, uint64_t v) {
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (56 - 8 * i));
 }
 
 void rill__source_send_acks(rill__source *s) {
-    for (size_t i = 0; i < s->n_runs; i++) {
+    for (size_t i = 0; i < s->n_sealed; i++) {
         ack_run *r = &s->runs[i];
         unsigned char ack[16];
         put_be64(ack, r->first);
@@ -290,14 +299,20 @@ void rill__source_send_acks(rill__source *s) {
         if (zmq_send(s->sock, r->p->id, r->p->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
             zmq_send(s->sock, ack, sizeof ack, ZMQ_DONTWAIT) >= 0)
             s->counts.acks++;
-        r->p->open_run = 0;
     }
-    s->n_runs = 0;
+    /* the runs owed since move to the front; their producers' open run
+     * indices move with them */
+    size_t rest = s->n_runs - s->n_sealed;
+    memmove(s->runs, s->runs + s->n_sealed, rest * sizeof *s->runs);
+    for (size_t i = 0; i < rest; i++)
+        if (s->runs[i].p->open_run == s->n_sealed + i + 1) s->runs[i].p->open_run = i + 1;
+    s->n_runs = rest;
+    s->n_sealed = 0;
 }
 
 void rill__source_drop_acks(rill__source *s) {
     for (size_t i = 0; i < s->n_runs; i++) s->runs[i].p->open_run = 0;
-    s->n_runs = 0;
+    s->n_runs = s->n_sealed = 0;
 }
 
 /* ---- receiving ------------------------------------------------------------------- */

@@ -71,12 +71,16 @@ const rill__source_counts *rill__source_counts_get(const rill__source *s);
 int rill__source_drain(rill__source *s, size_t max_events, size_t *n_msgs, char *err,
                        size_t errlen);
 
-/* Acks owed for the messages taken since the last send/drop. */
+/* Acks owed for messages taken since the last seal (or send/drop). */
 bool rill__source_acks_pending(const rill__source *s);
 
-/* Send every owed ack (call only after the batches holding those messages
- * were committed). Never blocks: an ack for a producer that went away is
- * lost, and the producer resends. */
+/* A commit covering every message taken so far has started: the acks owed
+ * now are the ones the next send sends; later messages owe later acks. */
+void rill__source_seal_acks(rill__source *s);
+
+/* Send the sealed acks (call only once the commit that covers them is
+ * written). Never blocks: an ack for a producer that went away is lost, and
+ * the producer resends. */
 void rill__source_send_acks(rill__source *s);
 
 /* Forget the owed acks (the commit failed: the producers resend). */
