@@ -163,7 +163,7 @@ static int fail(rill_plan *p, int rc, const char *what, const rill_op *op) {
 static int step(rill_plan *p, const rill_batch *batch, size_t src, const int64_t *ts,
                 int64_t src_wm_before) {
     for (size_t i = 0; i < p->n_ops; i++) p->ops[i].wm_before = p->ops[i].op->wm;
-    for (size_t i = 0; i < p->n_ops; i++) p->ops[i].op->out->len = 0;
+    for (size_t i = 0; i < p->n_ops; i++) rill_batch_clear(p->ops[i].op->out); /* rows and their bytes */
     int rc;
     for (size_t i = 0; i < p->n_ops; i++) {
         plan_op *po = &p->ops[i];

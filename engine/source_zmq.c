@@ -303,7 +303,7 @@ void rill__source_send_acks(rill__source *s) {
     /* the runs owed since move to the front; their producers' open run
      * indices move with them */
     size_t rest = s->n_runs - s->n_sealed;
-    memmove(s->runs, s->runs + s->n_sealed, rest * sizeof *s->runs);
+    if (rest) memmove(s->runs, s->runs + s->n_sealed, rest * sizeof *s->runs);
     for (size_t i = 0; i < rest; i++)
         if (s->runs[i].p->open_run == s->n_sealed + i + 1) s->runs[i].p->open_run = i + 1;
     s->n_runs = rest;

@@ -472,9 +472,6 @@ static int md_advance(rill_op *op, int64_t wm) {
     op->wm = wm;
     if (!rill__tq_len(&o->vq) && !rill__tq_len(&o->lq) && o->ex_head == o->ex_n) return RILL_OK;
     o->gdirty = true;
-    /* The plan empties the output batch (len) before each step but keeps
-     * its bytes; no row refers to them any more. */
-    if (!op->out->len) op->out->arena_len = 0;
     int rc;
     for (;;) {
         const rill_tq_item *v = rill__tq_due(&o->vq, wm), *l = rill__tq_due(&o->lq, wm);

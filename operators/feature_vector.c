@@ -395,10 +395,6 @@ static int fv_advance(rill_op *op, int64_t wm) {
     op->wm = wm;
     if (!rill__tq_len(&o->pend)) return RILL_OK;
     o->gdirty = true;
-    rill_batch *b = op->out;
-    /* The plan empties the output batch (len) before each step but keeps
-     * its bytes; no row refers to them any more. */
-    if (!b->len) b->arena_len = 0;
     const rill_tq_item *t;
     while ((t = rill__tq_due(&o->pend, wm)) != NULL) {
         int rc = fire(o, t);

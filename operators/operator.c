@@ -262,9 +262,27 @@ int rill__op_restore_slot(rill_op *op, const void *key, size_t klen, uint32_t *i
     return RILL_OK;
 }
 
+/* Keys that came and went since the last checkpoint leave stale entries in
+ * the dirty list (a plan that never commits would grow it without end):
+ * keep one entry per live dirty key. */
+static void compact_dirty(rill_op *op) {
+    size_t n = 0;
+    for (size_t d = 0; d < op->n_dirty; d++) {
+        uint32_t idx = op->dirty[d];
+        if (!rill__kt_entry(op->kt, idx)->live) continue;
+        rill_key_hdr *h = rill__kt_value(op->kt, idx);
+        if (h->dirty != 1) continue; /* clean, or already kept (2) */
+        h->dirty = 2;
+        op->dirty[n++] = idx;
+    }
+    for (size_t d = 0; d < n; d++) ((rill_key_hdr *)rill__kt_value(op->kt, op->dirty[d]))->dirty = 1;
+    op->n_dirty = n;
+}
+
 int rill__op_mark_dirty(rill_op *op, uint32_t idx) {
     rill_key_hdr *h = rill__kt_value(op->kt, idx);
     if (h->dirty) return RILL_OK;
+    if (op->n_dirty == op->dirty_cap && op->n_dirty > 2 * op->kt->count + 1024) compact_dirty(op);
     if (op->n_dirty == op->dirty_cap) {
         size_t cap = op->dirty_cap ? op->dirty_cap * 2 : 256;
         uint32_t *q = realloc(op->dirty, cap * sizeof *q);

@@ -277,10 +277,11 @@ void rill_metrics_free(rill_metrics *m); /* accepts NULL */
  * Regression: y is the true value, score the prediction.
  * RILL_EINVAL (nothing counted) for a NaN or infinite value, a label outside
  * {-1, 0, 1} or a score outside [0, 1] in classification.
- * O(log window + log bins), no allocation. */
+ * O(1), no allocation. */
 int rill_metrics_add(rill_metrics *m, double y, double score);
 
-/* The figures now; O(1). */
+/* The figures now; O(window log window + bins): the AUCs are summed here,
+ * so read once per report, not per label. */
 void rill_metrics_read(const rill_metrics *m, rill_metrics_report *out);
 
 /* Forget everything counted (options stay). */
