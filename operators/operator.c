@@ -116,20 +116,27 @@ void rill__op_late(rill_op *op, const rill_op_input *in, size_t row, int64_t wm)
 /* ---- the hot-key cache ---------------------------------------------------- */
 
 /* Read cold key c back into the operator: from its parked copy if the
- * commit that holds its record is still being written, else from the state. */
+ * commit that holds its record is still being written, else from the state.
+ * The cold entry goes first, while its slot is still in cache from the
+ * lookup (a state read walks through megabytes); if the read fails the
+ * plan stops, so the lost entry does not matter. */
 static int fault_in(rill_op *op, uint32_t c) {
-    rill_kt_entry *e = rill__kt_entry(&op->cold, c);
-    const rill_cold_key *ck = rill__kt_value(&op->cold, c);
+    const rill_kt_entry *e = rill__kt_entry(&op->cold, c);
+    unsigned char key[RILL_KEY_ENC_MAX];
+    size_t klen = e->klen;
+    memcpy(key, rill__kt_key(e), klen);
+    rill_cold_key ck = *(const rill_cold_key *)rill__kt_value(&op->cold, c);
+    rill__kt_remove(&op->cold, c);
     int rc;
-    if (op->parked.live && ck->parked_gen == op->parked.gen) {
-        const struct rill_parked_span *sp = &op->parked.spans[ck->parked_span];
-        rc = op->m->restore_key(op, rill__kt_key(e), e->klen, op->parked.buf + sp->off, sp->len);
+    if (op->parked.live && ck.parked_gen == op->parked.gen) {
+        const struct rill_parked_span *sp = &op->parked.spans[ck.parked_span];
+        rc = op->m->restore_key(op, key, klen, op->parked.buf + sp->off, sp->len);
     } else {
         void *val = NULL;
         size_t vlen = 0;
-        rc = rill__state_get(op->state, op->ns, rill__kt_key(e), e->klen, &val, &vlen);
+        rc = rill__state_get(op->state, op->ns, key, klen, &val, &vlen);
         if (rc == RILL_OK) {
-            rc = op->m->restore_key(op, rill__kt_key(e), e->klen, val, vlen);
+            rc = op->m->restore_key(op, key, klen, val, vlen);
             free(val);
         }
     }
@@ -138,7 +145,6 @@ static int fault_in(rill_op *op, uint32_t c) {
                  rc == RILL_ENOT_FOUND ? "its record is missing from the state" : rill_strerror(rc));
         return rc == RILL_ENOT_FOUND ? RILL_ECORRUPT : rc;
     }
-    rill__kt_remove(&op->cold, c);
     op->faults++;
     return RILL_OK;
 }
@@ -222,6 +228,9 @@ int rill__op_evict(rill_op *op, bool park) {
     while (op->kt->count > op->max_hot_keys && steps--) {
         if (op->clock_hand >= op->kt->n_entries) op->clock_hand = 0;
         uint32_t idx = (uint32_t)op->clock_hand++;
+        /* the slot of a key a few steps on: removing it will not wait */
+        if (op->clock_hand + 8 < op->kt->n_entries)
+            rill__kt_prefetch_slot(op->kt, rill__kt_entry(op->kt, (uint32_t)op->clock_hand + 8)->hash);
         rill_kt_entry *e = rill__kt_entry(op->kt, idx);
         if (!e->live) continue;
         if (e->used) {
