@@ -337,6 +337,10 @@ static int sliced_process(rill_op *op, const rill_op_input *in) {
          * entries 8 ahead, the newest slice of a key 4 ahead */
         if (row + 16 < b->len) rill__kt_prefetch_slot(&o->kt, b->key_hash[row + 16]);
         if (row + 8 < b->len) rill__kt_prefetch_entry(&o->kt, b->key_hash[row + 8]);
+        if (op->cold.count) { /* evicted keys: each event looks there first */
+            if (row + 16 < b->len) rill__kt_prefetch_slot(&op->cold, b->key_hash[row + 16]);
+            if (row + 8 < b->len) rill__kt_prefetch_entry(&op->cold, b->key_hash[row + 8]);
+        }
         if (row + 4 < b->len) {
             const rill_kt_entry *pe = rill__kt_prefetch_entry(&o->kt, b->key_hash[row + 4]);
             if (pe) {
