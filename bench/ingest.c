@@ -197,9 +197,14 @@ static int64_t map_int(const msgpack_object *m, const char *key) {
 /* Receive [topic, map]; the map unpacked into u. False on timeout. */
 static bool recv_map(void *sub, char *topic, size_t tcap, msgpack_unpacked *u, zmq_msg_t *m,
                      int timeout_ms) {
-    zmq_pollitem_t it = { .socket = sub, .events = ZMQ_POLLIN };
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) return false;
-    zmq_msg_recv(m, sub, 0);
+    /* a message already queued is taken without a poll (records come in
+     * bursts of a batch; a system call per record would make this process,
+     * which shares the two cores with the engine, the bottleneck) */
+    if (zmq_msg_recv(m, sub, ZMQ_DONTWAIT) < 0) {
+        zmq_pollitem_t it = { .socket = sub, .events = ZMQ_POLLIN };
+        if (zmq_poll(&it, 1, timeout_ms) <= 0) return false;
+        zmq_msg_recv(m, sub, 0);
+    }
     size_t tl = zmq_msg_size(m) < tcap - 1 ? zmq_msg_size(m) : tcap - 1;
     memcpy(topic, zmq_msg_data(m), tl);
     topic[tl] = 0;
