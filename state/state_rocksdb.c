@@ -601,6 +601,7 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
                                                                 : (size_t)32 << 20);
     r->topts = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(r->topts, r->cache);
+    rocksdb_block_based_options_set_block_size(r->topts, opts->block_bytes ? opts->block_bytes : 1024);
     /* Most gets of a fresh key miss; a bloom filter answers those in memory.
      * The table options take ownership of the policy. */
     rocksdb_block_based_options_set_filter_policy(r->topts,

@@ -866,7 +866,9 @@ static void test_open_options(void **state) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         char path[400];
         snprintf(path, sizeof path, "%s/opt%zu", f->dir, i);
+        /* block sizes: the default and two others */
         rill_rocksdb_opts o = { .block_cache_bytes = 1 << 20, .write_buffer_bytes = 1 << 16,
+                                .block_bytes = i == 1 ? 0 : (size_t)512 << i,
                                 .compression = cs[i], .sync = true };
         CHECK(NULL, rill_state_open_rocksdb(path, &o, &f->s));
         uint32_t ns = ns_open(f->s, "o");

@@ -38,6 +38,11 @@ typedef enum rill_compression {
 typedef struct rill_rocksdb_opts {
     size_t block_cache_bytes;  /* LRU cache of table blocks; 0 = 32 MiB */
     size_t write_buffer_bytes; /* memtable size before a flush; 0 = 64 MiB */
+    /* Uncompressed size of a table block; 0 = 1 KiB (RocksDB's own default
+     * is 4 KiB). Reading an evicted key back decompresses one block, and
+     * records are small, so small blocks make those reads cheaper; larger
+     * ones compress better and scan faster. */
+    size_t block_bytes;
     rill_compression compression;
     /* fsync the write-ahead log at every commit: a commit then survives a
      * power loss, not only a crash of the process. Off by default. */
