@@ -360,16 +360,22 @@ static void make_problem(problem_buf *p, const double *y, double bias) {
                                 .bias = bias };
 }
 
+/* liblinear's logistic regression trained on X with these labels (bias 1). */
+static struct model *train_lr(problem_buf *pb, const int *labels) {
+    double y[N];
+    for (int k = 0; k < N; k++)
+        y[k] = labels[k];
+    make_problem(pb, y, 1.0);
+    struct parameter par = { .solver_type = L2R_LR, .eps = 0.01, .C = 1.0 };
+    struct model *lm = train(&pb->prob, &par);
+    assert_non_null(lm);
+    return lm;
+}
+
 static void test_wrap(void **st) {
     (void)st;
     static problem_buf pb;
-    double y[N];
-    for (int k = 0; k < N; k++)
-        y[k] = Y3[k];
-    make_problem(&pb, y, 1.0);
-    struct parameter par = { .solver_type = L2R_LR, .eps = 0.01, .C = 1.0 };
-    struct model *lm = train(&pb.prob, &par);
-    assert_non_null(lm);
+    struct model *lm = train_lr(&pb, Y3);
 
     /* borrowed: liblinear's predict_probability on the sparse rows is the
      * reference */
@@ -407,13 +413,7 @@ static void test_wrap(void **st) {
 static void test_binary_bits(void **st) {
     (void)st;
     static problem_buf pb;
-    double y[N];
-    for (int k = 0; k < N; k++)
-        y[k] = Y2[k];
-    make_problem(&pb, y, 1.0);
-    struct parameter par = { .solver_type = L2R_LR, .eps = 0.01, .C = 1.0 };
-    struct model *lm = train(&pb.prob, &par);
-    assert_non_null(lm);
+    struct model *lm = train_lr(&pb, Y2);
     rill_linear *m = NULL;
     char err[256];
     assert_int_equal(rill_linear_wrap(lm, D, RILL_LINEAR_BORROW, &m, err, sizeof err), RILL_OK);
