@@ -474,6 +474,11 @@ static int commit_begin(rill_engine *e) {
     return RILL_OK;
 }
 
+/* Without blocking: if the commit in flight is written, its acks go out. */
+static int commit_end_if_written(rill_engine *e) {
+    return e->commit_in_flight && rill_plan_commit_written(e->plan) ? commit_end(e) : RILL_OK;
+}
+
 /* A whole commit, written when it returns. */
 static int commit(rill_engine *e) {
     int rc = commit_begin(e);
@@ -908,9 +913,7 @@ static int run_batch(rill_engine *e, int64_t *last_commit, bool force_commit) {
     int rc = force_commit ? commit(e) : due ? commit_begin(e) : RILL_OK;
     if (rc != RILL_OK) return rc;
     if (due) *last_commit = now;
-    /* a write that finished meanwhile: its acks go out now */
-    if (e->commit_in_flight && rill_plan_commit_written(e->plan) && (rc = commit_end(e)) != RILL_OK)
-        return rc;
+    if ((rc = commit_end_if_written(e)) != RILL_OK) return rc;
     snapshot(e);
     return RILL_OK;
 }
@@ -1028,8 +1031,7 @@ int rill_engine_run(rill_engine *e) {
                 if (rc != RILL_OK) break;
             }
         }
-        if (e->commit_in_flight && rill_plan_commit_written(e->plan) && (rc = commit_end(e)) != RILL_OK)
-            break;
+        if ((rc = commit_end_if_written(e)) != RILL_OK) break;
         now = mono_ms();
         if (now >= next_tick) {
             next_tick = now + e->tick_ms;

@@ -66,7 +66,7 @@ void rill__op_fini(rill_op *op) {
     op->dirty = NULL;
     rill__kt_free(&op->cold);
     rill__timers_free(&op->cold_timers);
-    free(op->parked.buf);
+    rill__buf_free(&op->parked.bytes);
     free(op->parked.spans);
     free(op->name);
     free(op->values);
@@ -130,7 +130,7 @@ static int fault_in(rill_op *op, uint32_t c) {
     int rc;
     if (op->parked.live && ck.parked_gen == op->parked.gen) {
         const struct rill_parked_span *sp = &op->parked.spans[ck.parked_span];
-        rc = op->m->restore_key(op, key, klen, op->parked.buf + sp->off, sp->len);
+        rc = op->m->restore_key(op, key, klen, op->parked.bytes.data + sp->off, sp->len);
     } else {
         void *val = NULL;
         size_t vlen = 0;
@@ -161,24 +161,19 @@ static int park_record(rill_op *op, uint32_t idx, uint32_t *span) {
         op->parked.spans = q;
         op->parked.spans_cap = cap;
     }
-    if (need > op->parked.cap - op->parked.len) {
-        size_t cap = op->parked.cap ? op->parked.cap : 4096;
-        while (cap - op->parked.len < need) cap *= 2;
-        char *q = realloc(op->parked.buf, cap);
-        if (!q) return RILL_ENOMEM;
-        op->parked.buf = q;
-        op->parked.cap = cap;
-    }
-    op->m->record_encode(op, idx, op->parked.buf + op->parked.len);
+    rill_buf *b = &op->parked.bytes;
+    if (rill__buf_reserve(b, need) != RILL_OK) return RILL_ENOMEM;
+    op->m->record_encode(op, idx, b->data + b->len);
     *span = (uint32_t)op->parked.n_spans;
-    op->parked.spans[op->parked.n_spans++] = (struct rill_parked_span){ op->parked.len, need };
-    op->parked.len += need;
+    op->parked.spans[op->parked.n_spans++] = (struct rill_parked_span){ b->len, need };
+    b->len += need;
     return RILL_OK;
 }
 
 void rill__op_commit_written(rill_op *op) {
     op->parked.live = false;
-    op->parked.len = op->parked.n_spans = 0;
+    rill__buf_clear(&op->parked.bytes);
+    op->parked.n_spans = 0;
 }
 
 int rill__op_advance(rill_op *op, int64_t wm) {
@@ -349,6 +344,13 @@ int rill__op_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns) {
     }
     op->n_dirty = 0;
     return RILL_OK;
+}
+
+void rill__op_fini_keyed(rill_op *op, rill_timer_heap *timers) {
+    rill__op_release_keys(op);
+    rill__kt_free(op->kt);
+    rill__timers_free(timers);
+    rill__op_fini(op);
 }
 
 void rill__op_release_keys(rill_op *op) {

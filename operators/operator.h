@@ -16,6 +16,7 @@
 #define RILL_OPERATORS_OPERATOR_H
 
 #include "engine/batch.h"
+#include "engine/buf.h"
 #include "operators/aggregate.h"
 #include "operators/keytable.h"
 #include "operators/timers.h"
@@ -132,8 +133,7 @@ struct rill_op {
      * being written in the background: a read-back takes them from here, as
      * the state may not have them yet. Dropped once that commit is written. */
     struct {
-        char *buf;
-        size_t len, cap;
+        rill_buf bytes;    /* the records, one after another */
         struct rill_parked_span { size_t off, len; } *spans;
         size_t n_spans, spans_cap;
         uint32_t gen;      /* which eviction round the copies belong to */
@@ -187,6 +187,9 @@ int rill__op_checkpoint(rill_op *op, rill_state_batch *wb, uint32_t ns);
 void rill__op_drop_key(rill_op *op, uint32_t idx);
 
 /* Release every key (before the operator is freed). */
+/* The end of a window operator that keeps its keys in op->kt: every key's
+ * value, the key table, the timers and the base fields (not the struct). */
+void rill__op_fini_keyed(rill_op *op, rill_timer_heap *timers);
 void rill__op_release_keys(rill_op *op);
 
 /* Common set-up of base fields (name copied, aggs moved in, output batch for

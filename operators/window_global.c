@@ -282,10 +282,7 @@ static void glob_release_key(rill_op *op, uint32_t idx) {
 
 static void glob_destroy(rill_op *op) {
     glob_op *o = (glob_op *)op;
-    rill__op_release_keys(op);
-    rill__kt_free(&o->kt);
-    rill__timers_free(&o->timers);
-    rill__op_fini(op);
+    rill__op_fini_keyed(op, &o->timers);
     free(o);
 }
 

@@ -371,12 +371,9 @@ static int64_t oe_key_due(const rill_op *op, uint32_t idx) {
 
 static void oe_destroy(rill_op *op) {
     oe_op *o = (oe_op *)op;
-    rill__op_release_keys(op);
-    rill__kt_free(&o->kt);
-    rill__timers_free(&o->timers);
     free(o->one);
     free(o->tmp);
-    rill__op_fini(op);
+    rill__op_fini_keyed(op, &o->timers);
     free(o);
 }
 

@@ -264,10 +264,7 @@ static void sess_release_key(rill_op *op, uint32_t idx) {
 
 static void sess_destroy(rill_op *op) {
     sess_op *o = (sess_op *)op;
-    rill__op_release_keys(op);
-    rill__kt_free(&o->kt);
-    rill__timers_free(&o->timers);
-    rill__op_fini(op);
+    rill__op_fini_keyed(op, &o->timers);
     free(o);
 }
 

@@ -466,12 +466,9 @@ static void sliced_release_key(rill_op *op, uint32_t idx) {
 
 static void sliced_destroy(rill_op *op) {
     sliced_op *o = (sliced_op *)op;
-    rill__op_release_keys(op);
-    rill__kt_free(&o->kt);
-    rill__timers_free(&o->timers);
     free(o->refires);
     free(o->tmp);
-    rill__op_fini(op);
+    rill__op_fini_keyed(op, &o->timers);
     free(o);
 }
 

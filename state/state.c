@@ -126,14 +126,22 @@ static int run_commit(rill_state *s, const rill_state_batch *wb) {
     return ensure_msg(s, s->m->commit(s, wb), "commit");
 }
 
-int rill__state_commit(rill_state *s, const rill_state_batch *wb) {
+/* What both kinds of commit refuse: no batch, or one still in flight. */
+static int commit_refused(rill_state *s, const rill_state_batch *wb) {
     if (!s)
         return RILL_EINVAL;
     if (!wb)
         return rill__state_error(s, RILL_EINVAL, "commit: batch is NULL");
     if (s->writer.busy)
         return rill__state_error(s, RILL_EINVAL, "commit: a background commit is in flight");
-    int rc = injected_failure(s);
+    return RILL_OK;
+}
+
+int rill__state_commit(rill_state *s, const rill_state_batch *wb) {
+    int rc = commit_refused(s, wb);
+    if (rc)
+        return rc;
+    rc = injected_failure(s);
     return rc ? rc : run_commit(s, wb);
 }
 
@@ -177,16 +185,13 @@ static int writer_start(rill_state *s) {
 }
 
 int rill__state_commit_start(rill_state *s, const rill_state_batch *wb) {
-    if (!s)
-        return RILL_EINVAL;
-    if (!wb)
-        return rill__state_error(s, RILL_EINVAL, "commit: batch is NULL");
+    int rc = commit_refused(s, wb);
+    if (rc)
+        return rc;
     rill_state_writer *w = &s->writer;
-    if (w->busy)
-        return rill__state_error(s, RILL_EINVAL, "commit: a background commit is in flight");
     /* Inline: an injected failure, a backend that cannot read during a
      * commit, or no thread to be had. The wait returns the status. */
-    int rc = injected_failure(s);
+    rc = injected_failure(s);
     if (rc || !s->m->concurrent_commit || (!w->started && writer_start(s) != RILL_OK)) {
         w->rc = rc ? rc : run_commit(s, wb);
         w->busy = true;
