@@ -57,6 +57,7 @@
 #define META_FORMAT "F"
 #define META_NS 'N'
 #define FORMAT_VERSION "1"
+#define BLOCK_BYTES_MAX ((size_t)1 << 30)
 
 typedef struct rdb_ns {
     char *name;
@@ -575,6 +576,12 @@ int rill_state_open_rocksdb(const char *dir, const rill_rocksdb_opts *opts, rill
     if (compression_of(opts->compression, &compression))
         return rill__state_open_error(RILL_EINVAL, "rocksdb state: unknown compression %d",
                                       (int)opts->compression);
+    /* RocksDB takes blocks below 4 GiB; far smaller is sensible */
+    if (opts->block_bytes > BLOCK_BYTES_MAX)
+        return rill__state_open_error(RILL_EINVAL,
+                                      "rocksdb state: block_bytes %zu is over the limit of %zu "
+                                      "(1 GiB)",
+                                      opts->block_bytes, (size_t)BLOCK_BYTES_MAX);
 
     /* RocksDB's own words for these are obscure ("While mkdir if missing"). */
     struct stat st;

@@ -154,8 +154,16 @@ static void test_global(void **st) { check_kind(rill_global(RILL_TRIGGER_EVERY_M
 static void test_global_n(void **st) { check_kind(rill_global(RILL_TRIGGER_EVERY_N, 3), RILL_EMIT_ON_CLOSE, 0); }
 static void test_on_event(void **st) { check_kind(rill_sliding(100, 1), RILL_EMIT_ON_EVENT, 0); }
 
+/* The background commit calls on no plan. */
+static void test_commit_calls_without_plan(void **st) {
+    assert_int_equal(rill_plan_commit_start(NULL), RILL_EINVAL);
+    assert_int_equal(rill_plan_commit_wait(NULL), RILL_EINVAL);
+    assert_true(rill_plan_commit_written(NULL)); /* nothing to wait for */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_calls_without_plan),
         cmocka_unit_test(test_tumbling), cmocka_unit_test(test_sliding),
         cmocka_unit_test(test_session),  cmocka_unit_test(test_global),
         cmocka_unit_test(test_global_n), cmocka_unit_test(test_on_event),

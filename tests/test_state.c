@@ -897,6 +897,10 @@ static void test_open_options(void **state) {
     rill_state *s = (rill_state *)1;
     assert_int_equal(rill_state_open_rocksdb(f->db, &bad, &s), RILL_EINVAL);
     assert_null(s);
+    rill_rocksdb_opts huge = { .block_bytes = ((size_t)1 << 30) + 1 };
+    assert_int_equal(rill_state_open_rocksdb(f->db, &huge, &s), RILL_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(rill_state_errmsg(NULL), "block_bytes"));
 }
 
 static void test_open_regular_file(void **state) {

@@ -41,7 +41,7 @@ typedef struct rill_rocksdb_opts {
     /* Uncompressed size of a table block; 0 = 1 KiB (RocksDB's own default
      * is 4 KiB). Reading an evicted key back decompresses one block, and
      * records are small, so small blocks make those reads cheaper; larger
-     * ones compress better and scan faster. */
+     * ones compress better and scan faster. At most 1 GiB (RILL_EINVAL). */
     size_t block_bytes;
     rill_compression compression;
     /* fsync the write-ahead log at every commit: a commit then survives a
